@@ -1,0 +1,86 @@
+"""The exception tree, grouped by what the reconcile loop should do about each error.
+
+::
+
+    CiliumGitopsError                 base: the CLI catches this, and only this, in one place
+    +-- RetryableError                transient: back off and try the same pass again
+    |   +-- GitRemoteError            fetch/push failed for a reason that may go away
+    |   +-- PushRejectedError         someone else pushed first: fetch, re-plan, retry
+    |   +-- SourceUnavailableError    the control plane could not be read right now
+    +-- StalledError                  a person must act; retrying cannot help
+    |   +-- ConfigError               bad usage or configuration (exit code 2)
+    |   +-- UnsafePathError           the tree contains something we refuse to write through
+    |   +-- WorkdirError              the workdir is not ours or is broken
+    +-- InvalidInputError             one input is bad: report it, skip it, carry on
+        +-- PolicyRejectedError       a desired policy failed validation or collides
+
+Messages never carry credentials: ``redact`` scrubs tokens and URL user-info before any error
+text leaves the git edge.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+class CiliumGitopsError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class RetryableError(CiliumGitopsError):
+    """A transient failure: the same pass may succeed after a back-off."""
+
+
+class GitRemoteError(RetryableError):
+    """Fetching from or pushing to the remote failed (network, remote down, auth hiccup)."""
+
+
+class PushRejectedError(RetryableError):
+    """The remote refused a fast-forward because another writer pushed first."""
+
+
+class SourceUnavailableError(RetryableError):
+    """The control plane (or the desired-state file) could not be read."""
+
+
+class StalledError(CiliumGitopsError):
+    """A condition that needs a person; the loop should report it and not spin on it."""
+
+
+class ConfigError(StalledError):
+    """Bad usage or configuration: an option, a URL, a template, a missing file."""
+
+
+class UnsafePathError(StalledError):
+    """A write would leave the managed root (symlink, traversal): refused, nothing written."""
+
+
+class WorkdirError(StalledError):
+    """The working directory exists but is not a clone this tool made, or is damaged."""
+
+
+class InvalidInputError(CiliumGitopsError):
+    """One piece of input is bad. It is reported and skipped; the rest of the work goes on."""
+
+
+class PolicyRejectedError(InvalidInputError):
+    """A desired policy is invalid or cannot be placed; it names the policy and the field."""
+
+    def __init__(self, policy_id: str, field: str, reason: str) -> None:
+        """Keep the three parts apart so reports can print them as columns or JSON."""
+        super().__init__(f"policy {policy_id!r}: {field}: {reason}")
+        self.policy_id = policy_id
+        self.field = field
+        self.reason = reason
+
+
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Remove URL user-info and every known secret value from ``text``."""
+    text = _URL_USERINFO.sub(r"\g<scheme>***@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,276 @@
+"""The git edge: the only module that imports GitPython.
+
+Sits at the end of a pass. ``Workspace`` owns one working directory: it clones (or reuses) it,
+aligns it with the remote branch, stages the managed root, commits with trailers, and pushes.
+Every git failure becomes one of our errors, with credentials scrubbed:
+
+* the remote refused a non-fast-forward push -> ``PushRejectedError`` (fetch, re-plan, retry);
+* the remote could not be reached or failed -> ``GitRemoteError`` (back off, retry);
+* the remote refused for policy reasons (hook, protected branch) -> ``StalledError``.
+
+GitPython pitfalls handled here: ``Remote.push`` does not raise on rejection, so we push through
+the git binary and read its exit status and porcelain output; long-lived processes must close
+repos, so ``Workspace`` is a context manager that closes its ``Repo``. Nothing here ever force
+pushes: the branch Flux watches only moves forward.
+
+Credentials never reach argv, logs or errors: an HTTPS token is handed to git by a credential
+helper that reads it from the child's environment, and an SSH key and pinned known_hosts go in
+``GIT_SSH_COMMAND``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import git
+
+from reconciler.errors import (
+    GitRemoteError,
+    PushRejectedError,
+    StalledError,
+    WorkdirError,
+    redact,
+)
+
+VERSION_TRAILER = "Control-Plane-Version"
+REGION_TRAILER = "Control-Plane-Region"
+_OWNER_FILE = "cilium-gitops-workdir"
+_REMOTE = "origin"
+# git reads the token from this variable in the credential helper below, never from argv.
+_TOKEN_ENV = "CILIUM_GITOPS_GIT_TOKEN_FOR_HELPER"
+_CREDENTIAL_HELPER = (
+    "!f() { test \"$1\" = get || exit 0; "
+    'echo "username=${CILIUM_GITOPS_GIT_USERNAME:-x-access-token}"; '
+    f'echo "password=${{{_TOKEN_ENV}}}"; }}; f'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A git author or committer."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class GitSettings:
+    """How to reach the remote and who commits."""
+
+    url: str
+    branch: str = "main"
+    author: Identity = Identity("cilium-gitops", "cilium-gitops@localhost")
+    committer: Identity | None = None
+    token: str | None = field(default=None, repr=False)
+    ssh_key: Path | None = None
+    known_hosts: Path | None = None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values to scrub from any text that leaves this module."""
+        return (self.token,) if self.token else ()
+
+
+def _is_rejection(text: str) -> bool:
+    lowered = text.lower()
+    return "[rejected]" in lowered or "non-fast-forward" in lowered or "fetch first" in lowered
+
+
+class Workspace:
+    """One working directory tracking ``settings.branch`` of ``settings.url``."""
+
+    def __init__(self, workdir: Path, settings: GitSettings) -> None:
+        """Open (cloning if needed) the workdir; use as a context manager so it gets closed."""
+        self.path = workdir
+        self.settings = settings
+        self._env = self._environment()
+        self.repo = self._open()
+
+    def __enter__(self) -> Self:
+        """Enter: nothing more to open."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the repo's persistent git processes."""
+        self.close()
+
+    def close(self) -> None:
+        """Release GitPython's cat-file processes and caches."""
+        self.repo.close()
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _environment(self) -> dict[str, str]:
+        env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+        if self.settings.token:
+            env[_TOKEN_ENV] = self.settings.token
+        if self.settings.ssh_key is not None:
+            command = ["ssh", "-i", str(self.settings.ssh_key), "-o", "IdentitiesOnly=yes"]
+            if self.settings.known_hosts is not None:
+                command += [
+                    "-o",
+                    f"UserKnownHostsFile={self.settings.known_hosts}",
+                    "-o",
+                    "StrictHostKeyChecking=yes",
+                ]
+            env["GIT_SSH_COMMAND"] = shlex.join(command)
+        return env
+
+    def _url_fingerprint(self) -> str:
+        # The owner file stores a hash, so a URL with credentials in it never lands on disk.
+        return hashlib.sha256(f"{self.settings.url}\n{self.settings.branch}".encode()).hexdigest()
+
+    def _open(self) -> git.Repo:
+        owner = self.path / ".git" / _OWNER_FILE
+        if owner.is_file():
+            if owner.read_text(encoding="utf-8").strip() != self._url_fingerprint():
+                msg = f"{self.path} is a cilium-gitops workdir for another remote or branch"
+                raise WorkdirError(msg)
+            try:
+                return git.Repo(self.path)
+            except git.GitError as exc:
+                msg = f"{self.path}: damaged workdir ({type(exc).__name__}); remove it"
+                raise WorkdirError(msg) from None
+        if self.path.exists() and any(self.path.iterdir()):
+            msg = f"{self.path} exists, is not empty and was not created by cilium-gitops"
+            raise WorkdirError(msg)
+        self.path.mkdir(parents=True, exist_ok=True)
+        repo = git.Repo.init(self.path, initial_branch=self.settings.branch)
+        with repo.config_writer() as config:
+            config.set_value("core", "autocrlf", "false")
+            config.set_value("gc", "auto", "0")
+        repo.git.remote("add", _REMOTE, self.settings.url)
+        owner.write_text(self._url_fingerprint() + "\n", encoding="utf-8")
+        return repo
+
+    # -- running git ----------------------------------------------------------------------
+
+    def _git(self, *args: str, remote: bool = False) -> str:
+        """Run git in the workdir; ``remote`` adds credentials for network commands."""
+        prefix: list[str] = []
+        if remote and self.settings.token:
+            prefix = ["-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}"]
+        try:
+            output = self.repo.git.execute(
+                ["git", *prefix, *args], env=self._env, with_extended_output=False
+            )
+        except git.GitCommandError as exc:
+            text = redact(f"{exc.stderr or ''}\n{exc.stdout or ''}".strip(), self.settings.secrets)
+            raise _GitFailure(f"git {args[0]} failed: {text}", text) from None
+        return str(output)
+
+    # -- the steps of a pass --------------------------------------------------------------
+
+    def update(self) -> bool:
+        """Align the workdir with the remote branch; False when the branch does not exist yet."""
+        branch = self.settings.branch
+        refspec = f"+refs/heads/{branch}:refs/remotes/{_REMOTE}/{branch}"
+        try:
+            self._git("fetch", "--quiet", "--no-tags", _REMOTE, refspec, remote=True)
+        except _GitFailure as exc:
+            if "couldn't find remote ref" not in exc.detail:
+                raise GitRemoteError(str(exc)) from None
+            self._start_unborn()
+            return False
+        self._git("checkout", "--quiet", "--force", "-B", branch, f"{_REMOTE}/{branch}")
+        self._git("clean", "-ffdq")
+        return True
+
+    def _start_unborn(self) -> None:
+        self._git("symbolic-ref", "HEAD", f"refs/heads/{self.settings.branch}")
+        if self.repo.head.is_valid():
+            self._git("update-ref", "-d", f"refs/heads/{self.settings.branch}")
+        self._git("read-tree", "--empty")
+        self._git("clean", "-ffdxq")
+
+    def head(self) -> str | None:
+        """The commit id HEAD points at, or None on an unborn branch."""
+        return self.repo.head.commit.hexsha if self.repo.head.is_valid() else None
+
+    def commit(self, root: Path, message: str, trailers: dict[str, str]) -> str | None:
+        """Stage everything under ``root`` and commit; None when nothing changed."""
+        relative = root.relative_to(self.path).as_posix()
+        self._git("add", "--all", "--", relative)
+        status = self._git("diff", "--cached", "--name-only", "--", relative)
+        if not status.strip():
+            return None
+        body = message.rstrip("\n") + "\n\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
+        committer = self.settings.committer or self.settings.author
+        identity = {
+            "GIT_AUTHOR_NAME": self.settings.author.name,
+            "GIT_AUTHOR_EMAIL": self.settings.author.email,
+            "GIT_COMMITTER_NAME": committer.name,
+            "GIT_COMMITTER_EMAIL": committer.email,
+        }
+        with tempfile.NamedTemporaryFile(
+            "w", dir=self.path / ".git", prefix="MSG-", encoding="utf-8", delete=False
+        ) as handle:
+            handle.write(body)
+        saved = self._env
+        self._env = {**saved, **identity}
+        try:
+            self._git("commit", "--quiet", "--no-verify", "--cleanup=verbatim", "-F", handle.name)
+        finally:
+            self._env = saved
+            Path(handle.name).unlink(missing_ok=True)
+        return self.repo.head.commit.hexsha
+
+    def push(self) -> None:
+        """Push HEAD to the branch: never forced; a rejection raises ``PushRejectedError``."""
+        target = f"HEAD:refs/heads/{self.settings.branch}"
+        try:
+            self._git("push", "--porcelain", "--quiet", _REMOTE, target, remote=True)
+        except _GitFailure as exc:
+            if "[remote rejected]" in exc.detail:
+                msg = f"the remote refused the push (hook or branch protection): {exc.detail}"
+                raise StalledError(msg) from None
+            if _is_rejection(exc.detail):
+                raise PushRejectedError(str(exc)) from None
+            raise GitRemoteError(str(exc)) from None
+
+    def read_cursor(self) -> int | None:
+        """The highest control-plane version recorded on the remote branch, if any."""
+        ref = f"refs/remotes/{_REMOTE}/{self.settings.branch}"
+        try:
+            value = self._git(
+                "log",
+                "-1",
+                f"--grep=^{VERSION_TRAILER}:",
+                f"--format=%(trailers:key={VERSION_TRAILER},valueonly,separator=%x2C)",
+                ref,
+            )
+        except _GitFailure:
+            return None
+        values = [v for v in value.strip().split(",") if v.strip().isdigit()]
+        return max((int(v) for v in values), default=None)
+
+
+class _GitFailure(WorkdirError):
+    """A failed git command, already redacted.
+
+    Local commands failing means the workdir is broken (stall); the remote-facing methods
+    catch it and translate it into retry or push-rejected errors.
+    """
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+def default_workdir(url: str, branch: str) -> Path:
+    """A per-remote cache folder, so repeated syncs reuse their clone."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha256(f"{url}\n{branch}".encode()).hexdigest()[:16]
+    return base / "cilium-gitops" / key

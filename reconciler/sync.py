@@ -1,0 +1,146 @@
+"""One reconcile pass, as a recipe: read desired state, align the workdir, scan, plan, apply,
+commit, push; on a rejected push, start again from the new remote head.
+
+Sits between the CLI (or, later, the long-running controller) and the modules that do the work.
+It holds no state between passes: the repository itself records what was done (commit trailers
+carry the control-plane version), so a pass can always be retried from scratch.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from reconciler.apply import apply_plan
+from reconciler.errors import ConfigError, PushRejectedError
+from reconciler.gitops import REGION_TRAILER, VERSION_TRAILER, Workspace
+from reconciler.plan import Action, Plan, make_plan
+from reconciler.render import Renderer
+from reconciler.sources import DesiredState
+from reconciler.templates import Templates
+from reconciler.tree import check_root, scan
+
+_PAST_TENSE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Bounded, jittered exponential backoff between push attempts (seconds)."""
+
+    attempts: int = 5
+    base: float = 0.5
+    ceiling: float = 10.0
+
+    def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        """Full jitter: a random delay up to the capped exponential, so writers spread out."""
+        return rng() * min(self.ceiling, self.base * 2 ** (attempt - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class PassOptions:
+    """What a pass needs besides the desired state and the workspace."""
+
+    path: str = "infrastructure/network-policies"
+    region: str | None = None
+    dry_run: bool = False
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What a pass did."""
+
+    plan: Plan
+    commit: str | None
+    attempts: int
+
+
+def managed_root(workdir: Path, path: str) -> Path:
+    """The managed root inside ``workdir``; ``path`` must be relative and stay inside."""
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or not pure.parts or ".." in pure.parts or pure.parts[0] == ".git":
+        msg = f"--path {path!r} must be a relative folder inside the repository"
+        raise ConfigError(msg)
+    return workdir.joinpath(*pure.parts)
+
+
+def reconcile(
+    state: DesiredState,
+    workspace: Workspace,
+    templates: Templates,
+    options: PassOptions,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SyncResult:
+    """Make the remote branch's managed tree match ``state`` in at most one pushed commit."""
+    renderer = Renderer(templates)
+    root = managed_root(workspace.path, options.path)
+    attempt = 0
+    while True:
+        attempt += 1
+        workspace.update()
+        check_root(workspace.path, root)
+        plan = make_plan(
+            state.policies,
+            scan(root),
+            renderer,
+            held_ids=state.rejected_ids,
+            version=state.version,
+        )
+        if options.dry_run or plan.is_empty:
+            return SyncResult(plan, None, attempt)
+        apply_plan(root, plan)
+        trailers = {VERSION_TRAILER: str(state.version)}
+        if options.region:
+            trailers[REGION_TRAILER] = options.region
+        message = commit_message(plan, templates, region=options.region)
+        commit = workspace.commit(root, message, trailers)
+        if commit is None:
+            return SyncResult(plan, None, attempt)
+        try:
+            workspace.push()
+        except PushRejectedError:
+            # Someone else pushed first: their commit is kept; ours is rebuilt on top of it.
+            if attempt >= options.backoff.attempts:
+                raise
+            sleep(options.backoff.delay(attempt))
+            continue
+        return SyncResult(plan, commit, attempt)
+
+
+def render_only(state: DesiredState, out: Path, templates: Templates) -> Plan:
+    """Write the tree for ``state`` into ``out`` (no git); unmanaged files there are kept."""
+    plan = make_plan(
+        state.policies,
+        scan(out),
+        Renderer(templates),
+        held_ids=state.rejected_ids,
+        version=state.version,
+    )
+    apply_plan(out, plan)
+    return plan
+
+
+def commit_message(plan: Plan, templates: Templates, *, region: str | None) -> str:
+    """The commit message from the template: a summary line and one line per change."""
+    lines = [
+        f"- {_PAST_TENSE[c.action]} {c.path} (policy {c.policy_id or 'unknown'}): {c.reason}"
+        for c in plan.effective
+    ]
+    lines += [
+        f"- regenerated {folder + '/' if folder else ''}kustomization.yaml"
+        for folder in sorted(plan.kustomization_writes)
+    ]
+    lines += [f"- removed {folder}/kustomization.yaml" for folder in plan.kustomization_removals]
+    return templates.commit_message.substitute(
+        summary=plan.summary,
+        changes="\n".join(lines),
+        created=plan.count(Action.CREATE),
+        updated=plan.count(Action.UPDATE),
+        deleted=plan.count(Action.DELETE),
+        version=plan.version,
+        region=region or "",
+    )
