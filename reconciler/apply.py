@@ -21,6 +21,9 @@ def apply_plan(root: Path, plan: Plan) -> None:
     """Make the files under ``root`` match ``plan``."""
     root.mkdir(parents=True, exist_ok=True)
     real_root = root.resolve()
+    # Check every path before touching any, so a refused plan leaves the tree as it was.
+    for relative in _paths(plan):
+        safe_target(real_root, relative)
     for change in plan.changes:
         if change.action in {Action.CREATE, Action.UPDATE}:
             assert change.content is not None  # noqa: S101 - the planner always sets it
@@ -32,6 +35,13 @@ def apply_plan(root: Path, plan: Plan) -> None:
     for folder in plan.kustomization_removals:
         _remove(real_root, _join(folder, KUSTOMIZATION))
         _remove_if_empty(real_root, folder)
+
+
+def _paths(plan: Plan) -> list[str]:
+    paths = [c.path for c in plan.changes if c.action is not Action.UNCHANGED]
+    paths += [_join(f, KUSTOMIZATION) for f in plan.kustomization_writes]
+    paths += [_join(f, KUSTOMIZATION) for f in plan.kustomization_removals]
+    return paths
 
 
 def _join(folder: str, name: str) -> str:

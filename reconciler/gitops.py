@@ -206,7 +206,9 @@ class Workspace:
         status = self._git("diff", "--cached", "--name-only", "--", relative)
         if not status.strip():
             return None
-        body = message.rstrip("\n") + "\n\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
+        body = message.rstrip("\n") + "\n"
+        if trailers:
+            body += "\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
         committer = self.settings.committer or self.settings.author
         identity = {
             "GIT_AUTHOR_NAME": self.settings.author.name,
@@ -240,6 +242,10 @@ class Workspace:
                 raise PushRejectedError(str(exc)) from None
             raise GitRemoteError(str(exc)) from None
 
+    def describe(self, commit: str) -> str:
+        """A commit's header, message and changed files, as ``git show --stat`` prints them."""
+        return self._git("show", "--stat", "--format=commit %H%nAuthor: %an <%ae>%n%n%B", commit)
+
     def read_cursor(self) -> int | None:
         """The highest control-plane version recorded on the remote branch, if any."""
         ref = f"refs/remotes/{_REMOTE}/{self.settings.branch}"
@@ -267,6 +273,12 @@ class _GitFailure(WorkdirError):
     def __init__(self, message: str, detail: str) -> None:
         super().__init__(message)
         self.detail = detail
+
+
+def init_bare(path: Path, branch: str) -> str:
+    """Create an empty bare repository (a local remote, as the demo and tests use); its URL."""
+    git.Repo.init(path, bare=True, initial_branch=branch).close()
+    return path.resolve().as_uri()
 
 
 def default_workdir(url: str, branch: str) -> Path:

@@ -150,8 +150,10 @@ def _place(
             reason = f"{path} exists and is not managed by cilium-gitops; it is left as is"
             rejections.append(Rejection(policy.id, "name", reason))
             continue
-        if path in tree.symlinks:
-            rejections.append(Rejection(policy.id, "name", f"{path} is a symlink; refusing"))
+        link = next((p for p in (policy.folder, path) if p in tree.symlinks), None)
+        if link is not None:
+            reason = f"{link} is a symlink in the managed tree; refusing to write through it"
+            rejections.append(Rejection(policy.id, "name", reason))
             continue
         accepted.append(policy)
     return accepted, rejections

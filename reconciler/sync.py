@@ -23,6 +23,7 @@ from reconciler.sources import DesiredState
 from reconciler.templates import Templates
 from reconciler.tree import check_root, scan
 
+DEFAULT_PATH = "infrastructure/network-policies"
 _PAST_TENSE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
 
 
@@ -43,7 +44,7 @@ class Backoff:
 class PassOptions:
     """What a pass needs besides the desired state and the workspace."""
 
-    path: str = "infrastructure/network-policies"
+    path: str = DEFAULT_PATH
     region: str | None = None
     dry_run: bool = False
     backoff: Backoff = field(default_factory=Backoff)

@@ -1,0 +1,276 @@
+"""The ``cilium-gitops`` command line: parses options, runs one pass, prints, sets the exit code.
+
+Sits at the outermost edge. Options come from the command line, ``CILIUM_GITOPS_*`` environment
+variables or a config file (see ``config``). Every error this package raises is turned into a
+message and an exit code here, in one place:
+
+* 0 success, whether or not a commit was needed;
+* 1 runtime failure (git remote, control plane, workdir);
+* 2 bad usage or configuration;
+* 3 the valid policies were committed (or rendered) but some were rejected.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from reconciler import __version__
+from reconciler.config import env_var, load_config
+from reconciler.errors import CiliumGitopsError, ConfigError, redact
+from reconciler.gitops import GitSettings, Identity, Workspace, default_workdir
+from reconciler.models import Rejection
+from reconciler.plan import Plan
+from reconciler.report import plan_json, plan_lines, rejection_lines
+from reconciler.sources import DesiredState, open_source
+from reconciler.sync import DEFAULT_PATH, Backoff, PassOptions, reconcile, render_only
+from reconciler.templates import load_templates
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_REJECTED = 3
+TOKEN_ENV = "CILIUM_GITOPS_GIT_TOKEN"
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("cilium_gitops")
+
+
+def _option(name: str, **kwargs: Any) -> Callable[[F], F]:  # noqa: ANN401 - click's own kwargs
+    """A click option that also reads ``CILIUM_GITOPS_<NAME>`` and shows it in --help."""
+    return click.option(f"--{name}", envvar=env_var(name), show_envvar=True, **kwargs)
+
+
+def _source_options(func: F) -> F:
+    for decorator in reversed(
+        [
+            _option(
+                "control-plane",
+                required=True,
+                metavar="URL",
+                help="Where desired state comes from: file://PATH (YAML or JSON).",
+            ),
+            _option("region", default=None, help="Only policies of this region (others skipped)."),
+            _option(
+                "templates",
+                type=click.Path(file_okay=False, exists=True, path_type=Path),
+                default=None,
+                help="Folder overriding header.txt and/or commit-message.txt.",
+            ),
+            _option(
+                "output",
+                type=click.Choice(["text", "json"]),
+                default="text",
+                show_default=True,
+                help="How to print the plan and result.",
+            ),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=env_var("config"),
+    show_envvar=True,
+    help="YAML file of option values (keys are option names, e.g. 'repo: URL').",
+)
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.version_option(__version__, prog_name="cilium-gitops")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
+    """Keep a GitOps repository's CiliumNetworkPolicies in step with a control plane."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    if config is None:
+        return
+    known = {p.name for command in cli.commands.values() for p in command.params if p.name}
+    values = _guard(lambda: load_config(config, known))
+    ctx.default_map = {
+        name: {p.name: values[p.name] for p in command.params if p.name in values}
+        for name, command in cli.commands.items()
+    }
+
+
+@cli.command()
+@_source_options
+@_option("repo", required=True, metavar="URL", help="Git remote: file://, ssh://, https://, path.")
+@_option("branch", default="main", show_default=True, help="Branch Flux watches.")
+@_option("path", default=DEFAULT_PATH, show_default=True, help="Managed folder in the repository.")
+@_option(
+    "workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Clone to reuse between runs [default: a per-remote folder under ~/.cache].",
+)
+@_option("dry-run", is_flag=True, default=False, help="Print the plan; change nothing.")
+@_option("author", default="cilium-gitops <cilium-gitops@localhost>", show_default=True)
+@_option("committer", default=None, help="'Name <email>' [default: the author].")
+@_option(
+    "git-token-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help=f"File holding an HTTPS token (or set {TOKEN_ENV} to the token itself).",
+)
+@_option("ssh-key", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
+@_option(
+    "known-hosts",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Pinned known_hosts for --ssh-key; host keys are checked strictly.",
+)
+@_option(
+    "push-attempts",
+    type=click.IntRange(1, 50),
+    default=5,
+    show_default=True,
+    help="Push tries when another writer pushed first (fetch, re-plan, retry).",
+)
+def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
+    """Reconcile once: plan, commit and push the managed tree, then exit."""
+    token = _read_token(kw["git_token_file"])
+    settings = GitSettings(
+        url=kw["repo"],
+        branch=kw["branch"],
+        author=_guard(lambda: _identity(kw["author"], "--author")),
+        committer=_guard(lambda: _identity(kw["committer"], "--committer"))
+        if kw["committer"]
+        else None,
+        token=token,
+        ssh_key=kw["ssh_key"],
+        known_hosts=kw["known_hosts"],
+    )
+    if kw["known_hosts"] is not None and kw["ssh_key"] is None:
+        _fail(EXIT_USAGE, "--known-hosts needs --ssh-key")
+    options = PassOptions(
+        path=kw["path"],
+        region=kw["region"],
+        dry_run=kw["dry_run"],
+        backoff=Backoff(attempts=kw["push_attempts"]),
+    )
+    workdir = kw["workdir"] or default_workdir(kw["repo"], kw["branch"])
+
+    def run() -> tuple[DesiredState, Plan, str | None]:
+        templates = load_templates(kw["templates"])
+        state = open_source(kw["control_plane"], region=kw["region"]).desired()
+        with Workspace(workdir, settings) as workspace:
+            result = reconcile(state, workspace, templates, options)
+        return state, result.plan, result.commit
+
+    state, plan, commit = _guard(run, secrets=settings.secrets)
+    rejections = state.rejections + plan.rejections
+    if kw["output"] == "json":
+        click.echo(json.dumps(plan_json(plan, commit=commit, dry_run=options.dry_run, rejections=rejections), indent=2))
+    else:
+        _print_text(plan, rejections)
+        target = f"{kw['branch']} of {redact(kw['repo'], settings.secrets)}"
+        if options.dry_run:
+            click.echo(f"dry run: nothing written; {plan.summary}")
+        elif commit is None:
+            click.echo(f"up to date: {target} already matches version {plan.version}")
+        else:
+            click.echo(f"committed {commit[:12]} to {target}: {plan.summary}")
+    sys.exit(EXIT_REJECTED if rejections else EXIT_OK)
+
+
+@cli.command()
+@_source_options
+@_option(
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the managed tree into (no git).",
+)
+def render(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
+    """Write the managed tree for the desired state into a folder, without git."""
+
+    def run() -> tuple[DesiredState, Plan]:
+        templates = load_templates(kw["templates"])
+        state = open_source(kw["control_plane"], region=kw["region"]).desired()
+        kw["out"].mkdir(parents=True, exist_ok=True)
+        return state, render_only(state, kw["out"], templates)
+
+    state, plan = _guard(run)
+    rejections = state.rejections + plan.rejections
+    if kw["output"] == "json":
+        click.echo(json.dumps(plan_json(plan, commit=None, dry_run=False, rejections=rejections), indent=2))
+    else:
+        _print_text(plan, rejections)
+        click.echo(f"rendered into {kw['out']}")
+    sys.exit(EXIT_REJECTED if rejections else EXIT_OK)
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to put the demo's repositories [default: a new temporary folder].",
+)
+def demo(directory: Path | None) -> None:
+    """Run the whole flow on a local bare remote seeded from the sample repository."""
+    from reconciler.demo import run_demo  # noqa: PLC0415 - only the demo needs it
+
+    _guard(lambda: run_demo(directory, click.echo))
+
+
+def _print_text(plan: Plan, rejections: tuple[Rejection, ...]) -> None:
+    for line in plan_lines(plan):
+        click.echo(line)
+    for line in rejection_lines(rejections):
+        click.echo(line, err=True)
+
+
+def _identity(value: str, option: str) -> Identity:
+    name, sep, rest = value.partition("<")
+    email = rest.removesuffix(">").strip()
+    if not sep or not name.strip() or not email or not rest.endswith(">"):
+        msg = f"{option} must look like 'Name <email>', got {value!r}"
+        raise ConfigError(msg)
+    return Identity(name.strip(), email)
+
+
+def _read_token(path: Path | None) -> str | None:
+    if path is not None:
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            _fail(EXIT_USAGE, f"--git-token-file {path}: cannot read: {exc.strerror}")
+        if not token:
+            _fail(EXIT_USAGE, f"--git-token-file {path} is empty")
+        return token
+    return os.environ.get(TOKEN_ENV) or None
+
+
+T = TypeVar("T")
+
+
+def _guard(func: Callable[[], T], *, secrets: tuple[str, ...] = ()) -> T:
+    """Run ``func``; turn our errors into a message and the exit code for their group."""
+    try:
+        return func()
+    except ConfigError as exc:
+        _fail(EXIT_USAGE, redact(str(exc), secrets))
+    except CiliumGitopsError as exc:
+        _fail(EXIT_FAILURE, redact(str(exc), secrets))
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="cilium-gitops")

@@ -1,0 +1,116 @@
+"""The planner: golden trees (before + desired -> after, plan text) and properties."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import GOLDEN, assert_golden, entry
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconciler.apply import apply_plan
+from reconciler.errors import UnsafePathError
+from reconciler.models import DesiredPolicy, parse_policy
+from reconciler.plan import Action, make_plan
+from reconciler.render import Renderer
+from reconciler.report import plan_lines, rejection_lines
+from reconciler.sources import FileSource
+from reconciler.templates import Templates, load_templates
+from reconciler.tree import scan
+
+TREES = GOLDEN / "trees"
+CASES = sorted(p.name for p in TREES.iterdir()) if TREES.is_dir() else []
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def test_there_are_golden_trees() -> None:
+    assert len(CASES) >= 3
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_tree(case: str, tmp_path: Path, templates: Templates) -> None:
+    source = TREES / case
+    work = tmp_path / "tree"
+    shutil.copytree(source / "before", work, symlinks=True) if (source / "before").is_dir() else work.mkdir()
+    state = FileSource(source / "desired.yaml").desired()
+    plan = make_plan(state.policies, scan(work), Renderer(templates), held_ids=state.rejected_ids, version=state.version)
+    lines = plan_lines(plan) + rejection_lines(state.rejections + plan.rejections)
+    assert_golden(source / "plan.txt", "\n".join(lines) + "\n")
+    apply_plan(work, plan)
+    after = source / "after"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        shutil.rmtree(after, ignore_errors=True)
+        shutil.copytree(work, after, symlinks=True)
+    assert files_of(work) == files_of(after)
+    # Applying is idempotent: planning again over the result finds nothing to do.
+    again = make_plan(state.policies, scan(work), Renderer(templates), held_ids=state.rejected_ids)
+    assert again.is_empty, plan_lines(again)
+
+
+def test_two_policies_for_one_file_are_both_rejected(templates: Templates) -> None:
+    a = _policy(entry("shop", "web", policy_id="a"))
+    b = _policy(entry("shop", "web", policy_id="b", port="81"))
+    plan = make_plan([a, b], scan(Path("/nonexistent")), Renderer(templates))
+    assert {(r.policy_id, r.field) for r in plan.rejections} == {("a", "name"), ("b", "name")}
+    assert all("maps to shop/web.yaml" in r.reason for r in plan.rejections)
+    assert all(c.path != "shop/web.yaml" for c in plan.changes)
+
+
+def test_duplicate_ids_are_rejected(templates: Templates) -> None:
+    a = _policy(entry("shop", "web", policy_id="same"))
+    b = _policy(entry("shop", "api", policy_id="same"))
+    plan = make_plan([a, b], scan(Path("/nonexistent")), Renderer(templates))
+    assert [(r.policy_id, r.field) for r in plan.rejections] == [("same", "id"), ("same", "id")]
+
+
+def test_hand_written_kustomization_is_never_overwritten(tmp_path: Path, templates: Templates) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources:\n- mine.yaml\n")
+    with pytest.raises(UnsafePathError, match="written by hand"):
+        make_plan([_policy(entry("shop", "web"))], scan(tmp_path), Renderer(templates))
+
+
+def _policy(raw: dict[str, Any]) -> DesiredPolicy:
+    parsed = parse_policy(raw, position="test")
+    assert isinstance(parsed, DesiredPolicy), parsed
+    return parsed
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+names = st.sampled_from(["web", "api", "db", "cache", "dns"])
+namespaces = st.sampled_from(["shop", "payments", "monitoring"])
+desired_sets = st.lists(
+    st.tuples(namespaces, names, st.sampled_from(["80", "443", "8080"])), max_size=8, unique_by=lambda t: (t[0], t[1])
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=desired_sets, second=desired_sets)
+def test_apply_converges_and_keeps_unmanaged(first: list[tuple[str, str, str]], second: list[tuple[str, str, str]], tmp_path_factory: pytest.TempPathFactory) -> None:
+    templates = load_templates()
+    renderer = Renderer(templates)
+    root = tmp_path_factory.mktemp("prop")
+    (root / "shop").mkdir()
+    (root / "shop" / "human.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
+    for wanted in (first, second):
+        policies = [_policy(entry(ns, n, port=port)) for ns, n, port in wanted]
+        plan = make_plan(policies, scan(root), renderer)
+        apply_plan(root, plan)
+        # After applying, the tree holds exactly the desired files plus the human's file.
+        expected = {f"{ns}/{n}.yaml" for ns, n, _ in wanted} | {"shop/human.yaml"}
+        assert set(scan(root).files) == expected
+        assert make_plan(policies, scan(root), renderer).is_empty
+        # Every change in a plan is one of the four actions, with a reason.
+        assert all(c.action in Action and c.reason for c in plan.changes)
+    assert (root / "kustomization.yaml").is_file()
