@@ -91,6 +91,8 @@ def _float(value: float) -> str:
 
 def dump(document: Mapping[str, object]) -> str:
     """Return ``document`` as YAML text ending in exactly one newline."""
+    if not document:
+        return "{}\n"
     lines: list[str] = []
     _mapping(document, "", lines)
     lines.append("")

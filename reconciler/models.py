@@ -41,6 +41,8 @@ _TOKEN = re.compile(r"[\x21-\x7e]{1,253}")
 # kustomize reads ``kustomization.yaml`` as the folder's own file; a policy of that name would
 # overwrite it.
 _RESERVED_NAMES = frozenset({"kustomization"})
+# ownerReferences and finalizers are not here: people set them, and silently dropping them would
+# hide that they have no meaning in a Git-rendered object.
 _SERVER_SET_METADATA = frozenset(
     {
         "uid",
@@ -51,8 +53,6 @@ _SERVER_SET_METADATA = frozenset(
         "deletionGracePeriodSeconds",
         "managedFields",
         "selfLink",
-        "ownerReferences",
-        "finalizers",
         "generateName",
     },
 )

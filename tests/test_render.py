@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_canonical_yaml import LOOKALIKES
 
+from reconciler.cnp import _LABEL_VALUE
 from reconciler.models import DesiredPolicy, parse_policy
 from reconciler.render import Renderer
 from reconciler.templates import Templates
@@ -152,7 +153,12 @@ port_rule = st.fixed_dictionaries(
     {"ports": st.lists(st.fixed_dictionaries({"port": ports}, optional={"protocol": st.sampled_from(["TCP", "UDP", "ANY"])}), min_size=1, max_size=3)},
     optional={"rules": st.fixed_dictionaries({"http": st.lists(st.fixed_dictionaries({}, optional={"method": st.sampled_from(["GET", "POST", "yes"]), "path": st.sampled_from(["/", "/.*", "/api/v1/?$"]) }), max_size=2)})},
 )
-selector = st.fixed_dictionaries({}, optional={"matchLabels": st.dictionaries(label_keys, label_values, max_size=3)})
+# matchLabels values follow Kubernetes' label-value rule; the lookalikes that pass it ("yes",
+# "0123", "1e3", ...) are the ones that must come back as strings.
+selector_values = st.sampled_from([v for v in LOOKALIKES if _LABEL_VALUE.fullmatch(v)]) | st.from_regex(
+    r"([A-Za-z0-9][-A-Za-z0-9_.]{0,8})?[A-Za-z0-9]", fullmatch=True
+)
+selector = st.fixed_dictionaries({}, optional={"matchLabels": st.dictionaries(label_keys, selector_values, max_size=3)})
 ingress_rule = st.fixed_dictionaries(
     {},
     optional={
@@ -162,9 +168,8 @@ ingress_rule = st.fixed_dictionaries(
     },
 )
 specs = st.fixed_dictionaries(
-    {"endpointSelector": selector},
+    {"endpointSelector": selector, "ingress": st.lists(ingress_rule, max_size=3)},
     optional={
-        "ingress": st.lists(ingress_rule, max_size=3),
         "description": label_values,
     },
 )
