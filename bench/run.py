@@ -25,15 +25,13 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -44,6 +42,9 @@ from reconciler.gitops import GitSettings, Workspace, init_bare  # noqa: E402
 from reconciler.sources import FileSource  # noqa: E402
 from reconciler.sync import DEFAULT_PATH, PassOptions, reconcile  # noqa: E402
 from reconciler.templates import load_templates  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 NAMESPACES = 100
 
@@ -82,7 +83,9 @@ def generate(n: int, seed: int = 7) -> list[dict[str, Any]]:
             spec["ingress"] = [
                 {
                     "fromEndpoints": [{"matchLabels": {"app": f"client-{rng.randrange(50)}"}}],
-                    "toPorts": [{"ports": [{"port": str(rng.choice([80, 443, 8080])), "protocol": "TCP"}]}],
+                    "toPorts": [
+                        {"ports": [{"port": str(rng.choice([80, 443, 8080])), "protocol": "TCP"}]}
+                    ],
                 }
             ]
         elif shape == 3:
@@ -92,16 +95,30 @@ def generate(n: int, seed: int = 7) -> list[dict[str, Any]]:
                     "toPorts": [
                         {
                             "ports": [{"port": "8080", "protocol": "TCP"}],
-                            "rules": {"http": [{"method": "GET", "path": f"/api/v{rng.randrange(3)}/.*"}]},
+                            "rules": {
+                                "http": [{"method": "GET", "path": f"/api/v{rng.randrange(3)}/.*"}]
+                            },
                         }
                     ],
                 }
             ]
         else:
-            spec["egress"] = [{"toCIDRSet": [{"cidr": f"10.{rng.randrange(256)}.0.0/16", "except": ["10.0.0.0/24"]}]}]
+            spec["egress"] = [
+                {
+                    "toCIDRSet": [
+                        {"cidr": f"10.{rng.randrange(256)}.0.0/16", "except": ["10.0.0.0/24"]}
+                    ]
+                }
+            ]
         spec["description"] = f"generated policy {i}"
         entries.append(
-            {"id": f"cp-{i:06d}", "namespace": ns, "name": f"{app}-p{shape}", "version": i + 1, "policy": spec}
+            {
+                "id": f"cp-{i:06d}",
+                "namespace": ns,
+                "name": f"{app}-p{shape}",
+                "version": i + 1,
+                "policy": spec,
+            }
         )
     return entries
 
@@ -242,7 +259,7 @@ def read_all(tree: Path) -> int:
     total = 0
     for dirpath, _dirs, files in os.walk(tree):
         for name in files:
-            with open(os.path.join(dirpath, name), "rb") as handle:  # noqa: PTH123 - baseline is raw reads
+            with open(os.path.join(dirpath, name), "rb") as handle:  # noqa: PTH118, PTH123 - raw reads are the baseline
                 total += len(handle.read())
     return total
 
@@ -251,7 +268,7 @@ def peak_memory(n: int, base: Path, mode: str) -> float:
     """Max RSS (MiB) of a child process doing the cold sync (``ours``) or libyaml only."""
     code = f"""
 import json, resource, sys, yaml
-sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'bench')!r})
+sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / "bench")!r})
 from run import Bench
 from pathlib import Path
 b = Bench(Path({str(base)!r}), {n}, 1)
@@ -267,7 +284,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -293,12 +312,29 @@ def main() -> None:
 
 def report(n: int, r: dict[str, float]) -> None:
     def row(label: str, ours: float, base: float, target: str) -> None:
-        print(f"  {label:<44} {ours:8.3f} s  vs {base:8.3f} s  ratio {ours / base:5.2f}  ({target})")
+        print(
+            f"  {label:<44} {ours:8.3f} s  vs {base:8.3f} s  ratio {ours / base:5.2f}  ({target})"
+        )
 
     print(f"N = {n:,} policies over {NAMESPACES} namespaces")
-    row("(a) cold sync vs libyaml + git add/commit/push", r["cold_ours"], r["cold_base"], "target <= 1.5")
-    row("(b) no-op sync vs reading every file", r["noop_ours"], r["noop_base"], "target <= 3, <= 0.5 s")
-    row("    no-op incl. parsing the desired-state file", r["noop_ours_with_file"], r["noop_base"], "for information")
+    row(
+        "(a) cold sync vs libyaml + git add/commit/push",
+        r["cold_ours"],
+        r["cold_base"],
+        "target <= 1.5",
+    )
+    row(
+        "(b) no-op sync vs reading every file",
+        r["noop_ours"],
+        r["noop_base"],
+        "target <= 3, <= 0.5 s",
+    )
+    row(
+        "    no-op incl. parsing the desired-state file",
+        r["noop_ours_with_file"],
+        r["noop_base"],
+        "for information",
+    )
     row("(c) one change vs git add FILE/commit/push", r["one_ours"], r["one_base"], "target <= 1.5")
     print(
         f"  (d) peak memory (max RSS), cold sync          {r['mem_ours_mib']:8.1f} MiB vs "

@@ -28,7 +28,7 @@ _RESERVED = frozenset(
 # Characters that must be escaped inside a double-quoted scalar: quote, backslash, and
 # everything YAML does not allow raw or that a reviewer could not see (controls, DEL, C1,
 # line/paragraph separators, BOM, surrogates, non-characters).
-_NEEDS_ESCAPE = re.compile("[\"\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
+_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]')
 _SHORT_ESCAPES = {
     '"': '\\"',
     "\\": "\\\\",

@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -26,18 +26,20 @@ from reconciler import __version__
 from reconciler.config import env_var, load_config
 from reconciler.errors import CiliumGitopsError, ConfigError, redact
 from reconciler.gitops import GitSettings, Identity, Workspace, default_workdir
-from reconciler.models import Rejection
-from reconciler.plan import Plan
 from reconciler.report import plan_json, plan_lines, rejection_lines
 from reconciler.sources import DesiredState, open_source
 from reconciler.sync import DEFAULT_PATH, Backoff, PassOptions, reconcile, render_only
 from reconciler.templates import load_templates
 
+if TYPE_CHECKING:
+    from reconciler.models import Rejection
+    from reconciler.plan import Plan
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_REJECTED = 3
-TOKEN_ENV = "CILIUM_GITOPS_GIT_TOKEN"
+TOKEN_ENV = "CILIUM_GITOPS_GIT_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("cilium_gitops")
@@ -170,7 +172,12 @@ def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywo
     state, plan, commit = _guard(run, secrets=settings.secrets)
     rejections = state.rejections + plan.rejections
     if kw["output"] == "json":
-        click.echo(json.dumps(plan_json(plan, commit=commit, dry_run=options.dry_run, rejections=rejections), indent=2))
+        click.echo(
+            json.dumps(
+                plan_json(plan, commit=commit, dry_run=options.dry_run, rejections=rejections),
+                indent=2,
+            )
+        )
     else:
         _print_text(plan, rejections)
         target = f"{kw['branch']} of {redact(kw['repo'], settings.secrets)}"
@@ -203,7 +210,9 @@ def render(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as key
     state, plan = _guard(run)
     rejections = state.rejections + plan.rejections
     if kw["output"] == "json":
-        click.echo(json.dumps(plan_json(plan, commit=None, dry_run=False, rejections=rejections), indent=2))
+        click.echo(
+            json.dumps(plan_json(plan, commit=None, dry_run=False, rejections=rejections), indent=2)
+        )
     else:
         _print_text(plan, rejections)
         click.echo(f"rendered into {kw['out']}")

@@ -26,7 +26,9 @@ from pydantic.alias_generators import to_camel
 
 # -- scalars -----------------------------------------------------------------------------------
 
-_PORT_NUMBER = re.compile(r"6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}")
+_PORT_NUMBER = re.compile(
+    r"6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}"
+)
 _PORT_NAME = re.compile(r"([a-zA-Z0-9]-?)*[a-zA-Z](-?[a-zA-Z0-9])*")
 _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 _FQDN_NAME = re.compile(r"([-a-zA-Z0-9_]+[.]?)+")
@@ -470,7 +472,10 @@ class Rule(CiliumModel):
 
 
 def error_path(loc: tuple[int | str, ...]) -> str:
-    """Pydantic's error location as a JSON path: ``("spec", "ingress", 0, "toPort")`` -> ``spec.ingress[0].toPort``."""
+    """Turn pydantic's error location into a JSON path.
+
+    ``("spec", "ingress", 0, "toPort")`` becomes ``spec.ingress[0].toPort``.
+    """
     path = ""
     for part in loc:
         if isinstance(part, int):

@@ -19,10 +19,13 @@ Secrets are never read from the config file itself: it names files (``git-token-
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.errors import ConfigError
 from reconciler.sources import load_document
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ENV_PREFIX = "CILIUM_GITOPS_"
 # Keys a config file may not hold: the value itself is a secret.

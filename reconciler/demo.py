@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
@@ -27,6 +26,9 @@ from reconciler.report import plan_lines
 from reconciler.sources import FileSource
 from reconciler.sync import DEFAULT_PATH, PassOptions, SyncResult, reconcile
 from reconciler.templates import data_dir, load_templates
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 BRANCH = "main"
 DESIRED_STATE = "desired-state.yaml"
@@ -52,7 +54,11 @@ def run_demo(directory: Path | None, echo: Callable[[str], None]) -> DemoResult:
     sample = data_dir("sample-repo")
     remote_url = init_bare(base / "remote.git", BRANCH)
     settings = GitSettings(url=remote_url, branch=BRANCH)
-    _seed(sample, base / "seed", GitSettings(remote_url, BRANCH, Identity("Platform Team", "platform@example.com")))
+    _seed(
+        sample,
+        base / "seed",
+        GitSettings(remote_url, BRANCH, Identity("Platform Team", "platform@example.com")),
+    )
     desired = base / "control-plane" / DESIRED_STATE
     desired.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(sample / DESIRED_STATE, desired)

@@ -26,8 +26,7 @@ import shlex
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import git
 
@@ -39,14 +38,17 @@ from reconciler.errors import (
     redact,
 )
 
+if TYPE_CHECKING:
+    from types import TracebackType
+
 VERSION_TRAILER = "Control-Plane-Version"
 REGION_TRAILER = "Control-Plane-Region"
 _OWNER_FILE = "cilium-gitops-workdir"
 _REMOTE = "origin"
 # git reads the token from this variable in the credential helper below, never from argv.
-_TOKEN_ENV = "CILIUM_GITOPS_GIT_TOKEN_FOR_HELPER"
+_TOKEN_ENV = "CILIUM_GITOPS_GIT_TOKEN_FOR_HELPER"  # noqa: S105 - the name of a variable, not a secret
 _CREDENTIAL_HELPER = (
-    "!f() { test \"$1\" = get || exit 0; "
+    '!f() { test "$1" = get || exit 0; '
     'echo "username=${CILIUM_GITOPS_GIT_USERNAME:-x-access-token}"; '
     f'echo "password=${{{_TOKEN_ENV}}}"; }}; f'
 )
@@ -168,7 +170,7 @@ class Workspace:
             )
         except git.GitCommandError as exc:
             text = redact(f"{exc.stderr or ''}\n{exc.stdout or ''}".strip(), self.settings.secrets)
-            raise _GitFailure(f"git {args[0]} failed: {text}", text) from None
+            raise _GitCommandError(f"git {args[0]} failed: {text}", text) from None
         return str(output)
 
     # -- the steps of a pass --------------------------------------------------------------
@@ -179,7 +181,7 @@ class Workspace:
         refspec = f"+refs/heads/{branch}:refs/remotes/{_REMOTE}/{branch}"
         try:
             self._git("fetch", "--quiet", "--no-tags", _REMOTE, refspec, remote=True)
-        except _GitFailure as exc:
+        except _GitCommandError as exc:
             if "couldn't find remote ref" not in exc.detail:
                 raise GitRemoteError(str(exc)) from None
             self._start_unborn()
@@ -234,7 +236,7 @@ class Workspace:
         target = f"HEAD:refs/heads/{self.settings.branch}"
         try:
             self._git("push", "--porcelain", "--quiet", _REMOTE, target, remote=True)
-        except _GitFailure as exc:
+        except _GitCommandError as exc:
             if "[remote rejected]" in exc.detail:
                 msg = f"the remote refused the push (hook or branch protection): {exc.detail}"
                 raise StalledError(msg) from None
@@ -257,13 +259,13 @@ class Workspace:
                 f"--format=%(trailers:key={VERSION_TRAILER},valueonly,separator=%x2C)",
                 ref,
             )
-        except _GitFailure:
+        except _GitCommandError:
             return None
         values = [v for v in value.strip().split(",") if v.strip().isdigit()]
         return max((int(v) for v in values), default=None)
 
 
-class _GitFailure(WorkdirError):
+class _GitCommandError(WorkdirError):
     """A failed git command, already redacted.
 
     Local commands failing means the workdir is broken (stall); the remote-facing methods

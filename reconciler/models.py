@@ -157,7 +157,10 @@ class DesiredPolicy(BaseModel):
 
 
 def parse_policy(entry: object, *, position: str) -> DesiredPolicy | list[Rejection]:
-    """Validate one raw entry; ``position`` names it when it has no usable id (e.g. ``policies[3]``)."""
+    """Validate one raw entry.
+
+    ``position`` (e.g. ``policies[3]``) names the entry in rejections when it has no usable id.
+    """
     if not isinstance(entry, Mapping):
         return [Rejection(position, position, "must be a mapping")]
     raw_id = entry.get("id")

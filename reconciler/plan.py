@@ -18,18 +18,22 @@ from __future__ import annotations
 
 import enum
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from reconciler.errors import UnsafePathError
 from reconciler.models import DesiredPolicy, Rejection
-from reconciler.render import Renderer
 from reconciler.tree import (
     KUSTOMIZATION,
     TreeSnapshot,
     is_generated_kustomization,
     kustomization,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from reconciler.render import Renderer
 
 
 class Action(enum.StrEnum):
@@ -69,8 +73,10 @@ class Plan:
     @property
     def is_empty(self) -> bool:
         """True when applying the plan would change no byte: no commit is made."""
-        return not self.kustomization_writes and not self.kustomization_removals and all(
-            change.action is Action.UNCHANGED for change in self.changes
+        return (
+            not self.kustomization_writes
+            and not self.kustomization_removals
+            and all(change.action is Action.UNCHANGED for change in self.changes)
         )
 
     @property
@@ -199,7 +205,10 @@ def _kustomizations(
             continue
         if current is not None and not is_generated_kustomization(current):
             where = f"{folder}/{KUSTOMIZATION}" if folder else KUSTOMIZATION
-            msg = f"{where} was written by hand; refusing to overwrite it (remove it to let cilium-gitops manage the folder)"
+            msg = (
+                f"{where} was written by hand; refusing to overwrite it "
+                "(remove it to let cilium-gitops manage the folder)"
+            )
             raise UnsafePathError(msg)
         writes[folder] = content
     removals = tuple(

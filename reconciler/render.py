@@ -23,10 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler import canonical_yaml
-from reconciler.cnp import Rule
 from reconciler.models import (
     API_VERSION,
     DOMAIN,
@@ -34,7 +33,10 @@ from reconciler.models import (
     MANAGED_BY_VALUE,
     DesiredPolicy,
 )
-from reconciler.templates import Templates
+
+if TYPE_CHECKING:
+    from reconciler.cnp import Rule
+    from reconciler.templates import Templates
 
 # Bump when the byte layout changes: every managed file's digest changes, so the next sync
 # re-renders them all in one commit instead of leaving two formats in the tree.

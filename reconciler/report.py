@@ -7,10 +7,12 @@ pipelines, with the same facts under stable keys.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.models import Rejection
 from reconciler.plan import Action, Plan
+
+if TYPE_CHECKING:
+    from reconciler.models import Rejection
 
 
 def plan_lines(plan: Plan) -> list[str]:
@@ -54,8 +56,7 @@ def plan_json(
             "removed": [_kustomization(f) for f in plan.kustomization_removals],
         },
         "rejections": [
-            {"policy_id": r.policy_id, "field": r.field, "reason": r.reason}
-            for r in rejections
+            {"policy_id": r.policy_id, "field": r.field, "reason": r.reason} for r in rejections
         ],
     }
 

@@ -1,5 +1,7 @@
-"""One reconcile pass, as a recipe: read desired state, align the workdir, scan, plan, apply,
-commit, push; on a rejected push, start again from the new remote head.
+"""One reconcile pass, as a recipe, and its retry loop.
+
+Read desired state, align the workdir, scan, plan, apply, commit, push; on a rejected push,
+start again from the new remote head.
 
 Sits between the CLI (or, later, the long-running controller) and the modules that do the work.
 It holds no state between passes: the repository itself records what was done (commit trailers
@@ -10,18 +12,22 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from reconciler.apply import apply_plan
 from reconciler.errors import ConfigError, PushRejectedError
 from reconciler.gitops import REGION_TRAILER, VERSION_TRAILER, Workspace
 from reconciler.plan import Action, Plan, make_plan
 from reconciler.render import Renderer
-from reconciler.sources import DesiredState
-from reconciler.templates import Templates
 from reconciler.tree import check_root, scan
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from reconciler.sources import DesiredState
+    from reconciler.templates import Templates
 
 DEFAULT_PATH = "infrastructure/network-policies"
 _PAST_TENSE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
@@ -37,7 +43,8 @@ class Backoff:
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         """Full jitter: a random delay up to the capped exponential, so writers spread out."""
-        return rng() * min(self.ceiling, self.base * 2 ** (attempt - 1))
+        cap: float = min(self.ceiling, self.base * 2.0 ** (attempt - 1))
+        return rng() * cap
 
 
 @dataclass(frozen=True, slots=True)

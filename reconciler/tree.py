@@ -39,7 +39,9 @@ _MANAGED_LABEL = re.compile(
     rb"^ +" + re.escape(f"{MANAGED_BY_LABEL}: {MANAGED_BY_VALUE}".encode()) + rb"$",
     re.MULTILINE,
 )
-_DIGEST = re.compile(rb"^ +" + re.escape(DIGEST_ANNOTATION.encode()) + rb": sha256:([0-9a-f]{64})$", re.MULTILINE)
+_DIGEST = re.compile(
+    rb"^ +" + re.escape(DIGEST_ANNOTATION.encode()) + rb": sha256:([0-9a-f]{64})$", re.MULTILINE
+)
 _POLICY_ID = re.compile(rb"^ +" + re.escape(ID_ANNOTATION.encode()) + rb": (.+)$", re.MULTILINE)
 
 
@@ -94,7 +96,7 @@ def check_root(workdir: Path, root: Path) -> None:
     """Refuse a managed root that is a symlink or resolves outside the workdir."""
     real_workdir = workdir.resolve()
     probe = root
-    while probe != workdir and probe != probe.parent:
+    while probe not in {workdir, probe.parent}:
         if probe.is_symlink():
             msg = f"{probe.relative_to(workdir)} is a symlink; refusing to write through it"
             raise UnsafePathError(msg)

@@ -7,14 +7,17 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from reconciler.gitops import init_bare
 from reconciler.templates import Templates, load_templates
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -31,7 +34,9 @@ def git(*args: str, cwd: Path) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_git(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No user or system git config, caches in a temp folder: every test starts clean."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
@@ -199,7 +204,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 def assert_golden(path: Path, actual: bytes | str) -> None:
-    """Compare with a golden file; ``UPDATE_GOLDEN=1 pytest`` rewrites it after a reviewed change."""
+    """Compare with a golden file; ``UPDATE_GOLDEN=1 pytest`` rewrites it (review the diff)."""
     data = actual.encode() if isinstance(actual, str) else actual
     if os.environ.get("UPDATE_GOLDEN") == "1":
         path.parent.mkdir(parents=True, exist_ok=True)

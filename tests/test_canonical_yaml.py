@@ -1,4 +1,4 @@
-"""The emitter's output reads back as the same data in YAML 1.1 (PyYAML/libyaml) and 1.2 (ruamel)."""
+"""The emitter's output reads back as the same data in YAML 1.1 (PyYAML, libyaml) and 1.2."""
 
 from __future__ import annotations
 
@@ -13,19 +13,81 @@ from ruamel.yaml import YAML
 from reconciler.canonical_yaml import dump
 
 LOOKALIKES = [
-    "yes", "no", "on", "off", "y", "n", "Yes", "NO", "true", "False", "null", "Null", "~", "",
-    "0123", "1e3", "8080", "-1", "+1", "0x1F", "0o17", "1_000", ".inf", "-.inf", ".nan", "1.5",
-    "12:30", "12:30:45", "2001-12-14", "2001-12-14t21:59:43.10-05:00", "=", "<<", "*alias",
-    "&anchor", "!tag", "%directive", "@at", "`tick", "- dash", "? key", ": colon", "key: value",
-    "a #comment", "#comment", "trailing ", " leading", "multi\nline", "tab\there", "quote\"s",
-    "back\\slash", "unicode é ✓", "\u2028", "\x85", "\ufeff", "{}", "[]", "{a: 1}", "[1, 2]",
-    "|", ">", "'single'", "...", "---", "k8s:io.kubernetes.pod.namespace", "/.*", "GET",
-    "reserved:", "x: ", "a\x00b",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "y",
+    "n",
+    "Yes",
+    "NO",
+    "true",
+    "False",
+    "null",
+    "Null",
+    "~",
+    "",
+    "0123",
+    "1e3",
+    "8080",
+    "-1",
+    "+1",
+    "0x1F",
+    "0o17",
+    "1_000",
+    ".inf",
+    "-.inf",
+    ".nan",
+    "1.5",
+    "12:30",
+    "12:30:45",
+    "2001-12-14",
+    "2001-12-14t21:59:43.10-05:00",
+    "=",
+    "<<",
+    "*alias",
+    "&anchor",
+    "!tag",
+    "%directive",
+    "@at",
+    "`tick",
+    "- dash",
+    "? key",
+    ": colon",
+    "key: value",
+    "a #comment",
+    "#comment",
+    "trailing ",
+    " leading",
+    "multi\nline",
+    "tab\there",
+    'quote"s',
+    "back\\slash",
+    "unicode é ✓",
+    "\u2028",
+    "\x85",
+    "\ufeff",
+    "{}",
+    "[]",
+    "{a: 1}",
+    "[1, 2]",
+    "|",
+    ">",
+    "'single'",
+    "...",
+    "---",
+    "k8s:io.kubernetes.pod.namespace",
+    "/.*",
+    "GET",
+    "reserved:",
+    "x: ",
+    "a\x00b",
 ]
 
 
 def _pyyaml(text: str) -> Any:
-    return yaml.load(text, Loader=yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader)
+    loader = yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader, chosen for libyaml
 
 
 def _ruamel(text: str) -> Any:
@@ -77,8 +139,10 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8) | st.sampled_from(LOOKALIKES), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=8) | st.sampled_from(LOOKALIKES), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

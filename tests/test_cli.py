@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner, Result
 from conftest import DEFAULT_PATH, Remote, entry, write_state
 
 from reconciler.cli import cli
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 GOOD = [entry("shop", "cart", version=2), entry("shop", "catalog", version=3)]
 TYPO = {

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -11,9 +10,15 @@ from conftest import EXAMPLES
 
 from reconciler.models import DesiredPolicy, parse_policy
 from reconciler.render import Renderer
-from reconciler.templates import Templates
 
-FILES = sorted(EXAMPLES.rglob("*.yaml")) + sorted(EXAMPLES.rglob("*.yml")) if EXAMPLES.is_dir() else []
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reconciler.templates import Templates
+
+FILES = (
+    sorted(EXAMPLES.rglob("*.yaml")) + sorted(EXAMPLES.rglob("*.yml")) if EXAMPLES.is_dir() else []
+)
 KINDS = {"CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"}
 # Examples that neither CRD accepts: the API server would prune the field without a word, so we
 # reject the policy and name it.
@@ -62,7 +67,11 @@ def test_example_round_trip(path: Path, templates: Templates) -> None:
 
 def _ports_as_strings(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: str(v) if k == "port" else _ports_as_strings(v) for k, v in value.items() if v is not None}
+        return {
+            k: str(v) if k == "port" else _ports_as_strings(v)
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, list):
         return [_ports_as_strings(v) for v in value]
     return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
@@ -12,7 +12,11 @@ from conftest import ROOT, entry, write_state
 
 from reconciler.sources import FileSource
 from reconciler.sync import render_only
-from reconciler.templates import Templates
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reconciler.templates import Templates
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(
@@ -22,13 +26,20 @@ pytestmark = pytest.mark.skipif(
 
 def build(root: Path) -> list[dict[str, object]]:
     assert KUBECTL is not None
-    result = subprocess.run([KUBECTL, "kustomize", str(root)], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [KUBECTL, "kustomize", str(root)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     return [d for d in yaml.safe_load_all(result.stdout) if d is not None]
 
 
 def test_rendered_tree_builds(tmp_path: Path, templates: Templates) -> None:
-    entries = [entry("shop", "web"), entry("shop", "api"), entry("payments", "db"), entry(None, "host")]
+    entries = [
+        entry("shop", "web"),
+        entry("shop", "api"),
+        entry("payments", "db"),
+        entry(None, "host"),
+    ]
     state = FileSource(write_state(tmp_path / "d.json", entries)).desired()
     out = tmp_path / "tree"
     render_only(state, out, templates)
@@ -38,7 +49,9 @@ def test_rendered_tree_builds(tmp_path: Path, templates: Templates) -> None:
     )
     render_only(state, out, templates)
     objects = build(out)
-    names = sorted((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects)  # type: ignore[index, union-attr]
+    names = sorted(
+        (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects
+    )  # type: ignore[index, union-attr]
     assert names == [
         ("CiliumClusterwideNetworkPolicy", None, "host"),
         ("CiliumNetworkPolicy", "payments", "db"),

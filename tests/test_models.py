@@ -58,7 +58,11 @@ def test_specs_list_is_accepted() -> None:
 def test_clusterwide_policy_goes_to_cluster_folder() -> None:
     result = parse(
         namespace=None,
-        policy={"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy", "spec": SPEC},
+        policy={
+            "apiVersion": "cilium.io/v2",
+            "kind": "CiliumClusterwideNetworkPolicy",
+            "spec": SPEC,
+        },
     )
     assert isinstance(result, DesiredPolicy)
     assert result.kind is PolicyKind.CLUSTERWIDE
@@ -86,7 +90,14 @@ def test_clusterwide_policy_goes_to_cluster_folder() -> None:
             "unknown field",
         ),
         (
-            {"policy": {"spec": {"endpointSelector": {}, "egress": [{"toPorts": [{"ports": [{"port": "53", "protocol": "UDPP"}]}]}]}}},
+            {
+                "policy": {
+                    "spec": {
+                        "endpointSelector": {},
+                        "egress": [{"toPorts": [{"ports": [{"port": "53", "protocol": "UDPP"}]}]}],
+                    }
+                }
+            },
             "spec.egress[0].toPorts[0].ports[0].protocol",
             "",
         ),
@@ -101,16 +112,24 @@ def test_clusterwide_policy_goes_to_cluster_folder() -> None:
             "contradicts",
         ),
         ({"policy": {"kind": "NetworkPolicy", "spec": SPEC}}, "kind", "must be one of"),
-        ({"policy": {"metadata": {"finalizers": ["x"]}, "spec": SPEC}}, "metadata.finalizers", "unknown field"),
+        (
+            {"policy": {"metadata": {"finalizers": ["x"]}, "spec": SPEC}},
+            "metadata.finalizers",
+            "unknown field",
+        ),
     ],
 )
 def test_errors_name_policy_and_field(fields: dict[str, Any], field: str, reason_part: str) -> None:
     problems = rejected(parse(**fields))
-    assert any(pid == "p-1" and f == field and reason_part in reason for pid, f, reason in problems), problems
+    assert any(
+        pid == "p-1" and f == field and reason_part in reason for pid, f, reason in problems
+    ), problems
 
 
 def test_missing_id_is_named_by_position() -> None:
-    problems = rejected(parse_policy({"namespace": "shop", "name": "web", "policy": SPEC}, position="policies[4]"))
+    problems = rejected(
+        parse_policy({"namespace": "shop", "name": "web", "policy": SPEC}, position="policies[4]")
+    )
     assert ("policies[4]", "id", "required and must not be empty") in problems
 
 

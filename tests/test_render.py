@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from conftest import GOLDEN, ROOT, assert_golden
@@ -16,8 +15,10 @@ from test_canonical_yaml import LOOKALIKES
 from reconciler.cnp import _LABEL_VALUE
 from reconciler.models import DesiredPolicy, parse_policy
 from reconciler.render import Renderer
-from reconciler.templates import Templates
 from reconciler.tree import inspect
+
+if TYPE_CHECKING:
+    from reconciler.templates import Templates
 
 CASES: dict[str, dict[str, Any]] = {
     "l7-http": {
@@ -56,7 +57,9 @@ CASES: dict[str, dict[str, Any]] = {
                 {"nodeSelector": {}, "ingress": [{"fromEntities": ["cluster"]}]},
                 {
                     "endpointSelector": {},
-                    "egressDeny": [{"toCIDRSet": [{"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}]}],
+                    "egressDeny": [
+                        {"toCIDRSet": [{"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}]}
+                    ],
                 },
             ],
         },
@@ -92,7 +95,10 @@ def test_file_shape(templates: Templates) -> None:
     assert list(body["spec"]) == ["endpointSelector", "ingress", "description"]
     assert list(body["spec"]["ingress"][0]) == ["fromEndpoints", "toPorts"]
     assert list(body["spec"]["ingress"][0]["toPorts"][0]) == ["ports", "rules"]
-    assert body["spec"]["ingress"][0]["toPorts"][0]["ports"][0] == {"port": "8080", "protocol": "TCP"}
+    assert body["spec"]["ingress"][0]["toPorts"][0]["ports"][0] == {
+        "port": "8080",
+        "protocol": "TCP",
+    }
     assert body["spec"]["description"] == "yes"
     meta = body["metadata"]
     assert meta["labels"] == {"app.kubernetes.io/managed-by": "cilium-gitops", "team": "shop"}
@@ -100,14 +106,16 @@ def test_file_shape(templates: Templates) -> None:
     assert meta["annotations"]["cilium-gitops.io/version"] == "9"
     assert meta["annotations"]["cilium-gitops.io/digest"].startswith("sha256:")
     assert "status" not in body
-    assert text.endswith("\n") and not text.endswith("\n\n")
+    assert text.endswith("\n")
+    assert not text.endswith("\n\n")
 
 
 def test_scan_reads_back_what_render_wrote(templates: Templates) -> None:
     renderer = Renderer(templates)
     p = policy(CASES["l7-http"])
     state = inspect(p.path, renderer.document(p))
-    assert state.managed and state.intact
+    assert state.managed
+    assert state.intact
     assert state.policy_id == "cp-42"
     assert state.digest == renderer.digest(p)
     assert state.header == renderer.header(p)
@@ -146,24 +154,58 @@ def test_byte_identical_across_processes_and_hash_seeds() -> None:
 # -- property: render then parse gives the same policy ----------------------------------------
 
 dns_label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
-label_keys = st.from_regex(r"[a-z]([a-z0-9.-]{0,10}[a-z0-9])?/[a-z]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True) | dns_label
+label_keys = (
+    st.from_regex(
+        r"[a-z]([a-z0-9.-]{0,10}[a-z0-9])?/[a-z]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True
+    )
+    | dns_label
+)
 label_values = st.sampled_from(LOOKALIKES) | st.text(max_size=10)
-ports = st.sampled_from(["53", "80", "443", "8080", "0", "65535", "http", "dns-tcp"]) | st.integers(0, 65535)
+ports = st.sampled_from(["53", "80", "443", "8080", "0", "65535", "http", "dns-tcp"]) | st.integers(
+    0, 65535
+)
 port_rule = st.fixed_dictionaries(
-    {"ports": st.lists(st.fixed_dictionaries({"port": ports}, optional={"protocol": st.sampled_from(["TCP", "UDP", "ANY"])}), min_size=1, max_size=3)},
-    optional={"rules": st.fixed_dictionaries({"http": st.lists(st.fixed_dictionaries({}, optional={"method": st.sampled_from(["GET", "POST", "yes"]), "path": st.sampled_from(["/", "/.*", "/api/v1/?$"]) }), max_size=2)})},
+    {
+        "ports": st.lists(
+            st.fixed_dictionaries(
+                {"port": ports}, optional={"protocol": st.sampled_from(["TCP", "UDP", "ANY"])}
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    },
+    optional={
+        "rules": st.fixed_dictionaries(
+            {
+                "http": st.lists(
+                    st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "method": st.sampled_from(["GET", "POST", "yes"]),
+                            "path": st.sampled_from(["/", "/.*", "/api/v1/?$"]),
+                        },
+                    ),
+                    max_size=2,
+                )
+            }
+        )
+    },
 )
 # matchLabels values follow Kubernetes' label-value rule; the lookalikes that pass it ("yes",
 # "0123", "1e3", ...) are the ones that must come back as strings.
-selector_values = st.sampled_from([v for v in LOOKALIKES if _LABEL_VALUE.fullmatch(v)]) | st.from_regex(
-    r"([A-Za-z0-9][-A-Za-z0-9_.]{0,8})?[A-Za-z0-9]", fullmatch=True
+selector_values = st.sampled_from(
+    [v for v in LOOKALIKES if _LABEL_VALUE.fullmatch(v)]
+) | st.from_regex(r"([A-Za-z0-9][-A-Za-z0-9_.]{0,8})?[A-Za-z0-9]", fullmatch=True)
+selector = st.fixed_dictionaries(
+    {}, optional={"matchLabels": st.dictionaries(label_keys, selector_values, max_size=3)}
 )
-selector = st.fixed_dictionaries({}, optional={"matchLabels": st.dictionaries(label_keys, selector_values, max_size=3)})
 ingress_rule = st.fixed_dictionaries(
     {},
     optional={
         "fromEndpoints": st.lists(selector, max_size=2),
-        "fromEntities": st.lists(st.sampled_from(["world", "cluster", "host", "kube-apiserver"]), max_size=2, unique=True),
+        "fromEntities": st.lists(
+            st.sampled_from(["world", "cluster", "host", "kube-apiserver"]), max_size=2, unique=True
+        ),
         "toPorts": st.lists(port_rule, max_size=2),
     },
 )
@@ -202,8 +244,12 @@ def test_render_then_parse_is_identity(raw: dict[str, Any]) -> None:
     loaded = yaml.safe_load(document)
     assert loaded["spec"] == _normalise_ports(raw["policy"])
     again = policy(
-        {"id": raw["id"], "version": raw["version"], "namespace": raw["namespace"], "name": raw["name"], "policy": loaded}
+        {
+            "id": raw["id"],
+            "version": raw["version"],
+            "namespace": raw["namespace"],
+            "name": raw["name"],
+            "policy": loaded,
+        }
     )
     assert again == original
-
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from click.testing import CliRunner
 from conftest import DEFAULT_PATH, ROOT, git
@@ -10,7 +10,11 @@ from conftest import DEFAULT_PATH, ROOT, git
 from reconciler.cli import cli
 from reconciler.sources import FileSource
 from reconciler.sync import render_only
-from reconciler.templates import Templates
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reconciler.templates import Templates
 
 SAMPLE = ROOT / "sample-repo"
 
@@ -21,8 +25,14 @@ def test_sample_policies_are_what_the_tool_renders(tmp_path: Path, templates: Te
     out = tmp_path / "out"
     render_only(state, out, templates)
     committed = SAMPLE / DEFAULT_PATH
-    rendered = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    expected = {p.relative_to(committed).as_posix(): p.read_bytes() for p in committed.rglob("*") if p.is_file()}
+    rendered = {
+        p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
+    }
+    expected = {
+        p.relative_to(committed).as_posix(): p.read_bytes()
+        for p in committed.rglob("*")
+        if p.is_file()
+    }
     assert rendered == expected, (
         "sample-repo is stale: run cilium-gitops render --control-plane "
         "file://sample-repo/desired-state.yaml --out sample-repo/infrastructure/network-policies"
@@ -39,7 +49,9 @@ def test_sample_policies_are_what_the_tool_renders(tmp_path: Path, templates: Te
 
 
 def test_demo_makes_two_commits_then_none(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["demo", "--dir", str(tmp_path / "demo")], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     remote = tmp_path / "demo" / "remote.git"
     subjects = git("log", "--format=%s", "main", cwd=remote).splitlines()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from conftest import DEFAULT_PATH, Remote, entry, git, write_state
@@ -13,7 +12,11 @@ from reconciler.gitops import VERSION_TRAILER, GitSettings, Identity, Workspace,
 from reconciler.plan import Action
 from reconciler.sources import DesiredState, FileSource
 from reconciler.sync import Backoff, PassOptions, SyncResult, reconcile
-from reconciler.templates import Templates
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reconciler.templates import Templates
 
 SHOP = [entry("shop", "cart", version=3), entry("shop", "catalog", version=4)]
 
@@ -63,7 +66,9 @@ def test_first_sync_pushes_tree_and_second_sync_makes_no_commit(
     assert len(seeded_remote.commits()) == 2
 
 
-def test_author_and_committer_are_configurable(remote: Remote, tmp_path: Path, templates: Templates) -> None:
+def test_author_and_committer_are_configurable(
+    remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
     settings = GitSettings(
         url=remote.url,
         author=Identity("Policy Bot", "bot@example.com"),
@@ -96,7 +101,9 @@ def test_empty_desired_state_keeps_root_kustomization(
     assert "resources: []" in remote.show(f"{DEFAULT_PATH}/kustomization.yaml")
 
 
-def test_unmanaged_and_hand_edited_files(remote: Remote, tmp_path: Path, templates: Templates) -> None:
+def test_unmanaged_and_hand_edited_files(
+    remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
     sync(remote.url, tmp_path / "work", state_of(tmp_path, SHOP), templates)
     other = remote.clone(tmp_path / "human")
     shop = other / DEFAULT_PATH / "shop"
@@ -175,8 +182,9 @@ def test_push_retries_are_bounded(
 
     monkeypatch.setattr(Workspace, "push", always_lose_the_race)
     delays: list[float] = []
-    with Workspace(tmp_path / "work", GitSettings(url=remote.url)) as workspace, pytest.raises(
-        PushRejectedError
+    with (
+        Workspace(tmp_path / "work", GitSettings(url=remote.url)) as workspace,
+        pytest.raises(PushRejectedError),
     ):
         reconcile(
             state_of(tmp_path, SHOP),
@@ -216,7 +224,9 @@ def test_unreachable_remote_is_retryable(tmp_path: Path, templates: Templates) -
     from reconciler.errors import GitRemoteError  # noqa: PLC0415
 
     with pytest.raises(GitRemoteError):
-        sync("git://127.0.0.1:9/nothing.git", tmp_path / "work", state_of(tmp_path, SHOP), templates)
+        sync(
+            "git://127.0.0.1:9/nothing.git", tmp_path / "work", state_of(tmp_path, SHOP), templates
+        )
 
 
 def test_dry_run_changes_nothing(remote: Remote, tmp_path: Path, templates: Templates) -> None:
@@ -227,14 +237,18 @@ def test_dry_run_changes_nothing(remote: Remote, tmp_path: Path, templates: Temp
     assert not (tmp_path / "work" / DEFAULT_PATH).exists()
 
 
-def test_cursor_is_read_back_from_the_branch(remote: Remote, tmp_path: Path, templates: Templates) -> None:
+def test_cursor_is_read_back_from_the_branch(
+    remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
     sync(remote.url, tmp_path / "work", state_of(tmp_path, SHOP), templates)
     with Workspace(tmp_path / "restart", GitSettings(url=remote.url)) as workspace:
         workspace.update()
         assert workspace.read_cursor() == 4
 
 
-def test_workdir_of_someone_else_is_refused(remote: Remote, tmp_path: Path, templates: Templates) -> None:
+def test_workdir_of_someone_else_is_refused(
+    remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me\n")
@@ -261,7 +275,7 @@ def test_symlinked_root_pointing_outside_is_refused(
     outside.mkdir()
     other = remote.clone(tmp_path / "other")
     (other / "infrastructure").mkdir()
-    os.symlink(outside, other / DEFAULT_PATH)
+    (other / DEFAULT_PATH).symlink_to(outside)
     git("add", "-A", cwd=other)
     git("commit", "--quiet", "-m", "sneaky symlink", cwd=other)
     git("push", "--quiet", "origin", "HEAD:main", cwd=other)
@@ -277,7 +291,7 @@ def test_symlinked_namespace_folder_is_not_written_through(
     outside.mkdir()
     other = remote.clone(tmp_path / "other")
     (other / DEFAULT_PATH).mkdir(parents=True)
-    os.symlink(outside, other / DEFAULT_PATH / "shop")
+    (other / DEFAULT_PATH / "shop").symlink_to(outside)
     git("add", "-A", cwd=other)
     git("commit", "--quiet", "-m", "sneaky symlink", cwd=other)
     git("push", "--quiet", "origin", "HEAD:main", cwd=other)
