@@ -94,6 +94,10 @@ class Workspace:
         self.settings = settings
         self._env = self._environment()
         self.repo = self._open()
+        # The commit the working tree is known to match exactly (set after a checkout or our own
+        # commit, cleared before anything writes to it), so a pass whose remote has not moved
+        # skips re-checking 10,000 files out.
+        self._clean_at: str | None = None
 
     def __enter__(self) -> Self:
         """Enter: nothing more to open."""
@@ -186,9 +190,27 @@ class Workspace:
                 raise GitRemoteError(str(exc)) from None
             self._start_unborn()
             return False
+        remote_head = self._resolve(f"refs/remotes/{_REMOTE}/{branch}")
+        if remote_head is not None and remote_head == self._clean_at == self.head():
+            return True
+        self._clean_at = None
         self._git("checkout", "--quiet", "--force", "-B", branch, f"{_REMOTE}/{branch}")
-        self._git("clean", "-ffdq")
+        # -x: ignored files are not in the repository, so Flux never sees them; leaving them
+        # here would let them into the scan and the kustomization lists.
+        self._git("clean", "-ffdxq")
+        self._clean_at = remote_head
         return True
+
+    def touch(self) -> None:
+        """Say the working tree is about to be written: the next ``update`` checks it out anew."""
+        self._clean_at = None
+
+    def _resolve(self, ref: str) -> str | None:
+        # Reads the ref files in-process: no git subprocess for a question this small.
+        try:
+            return git.SymbolicReference.dereference_recursive(self.repo, ref)
+        except (ValueError, OSError):
+            return None
 
     def _start_unborn(self) -> None:
         self._git("symbolic-ref", "HEAD", f"refs/heads/{self.settings.branch}")
@@ -199,15 +221,12 @@ class Workspace:
 
     def head(self) -> str | None:
         """The commit id HEAD points at, or None on an unborn branch."""
-        return self.repo.head.commit.hexsha if self.repo.head.is_valid() else None
+        return self._resolve("HEAD")
 
     def commit(self, root: Path, message: str, trailers: dict[str, str]) -> str | None:
         """Stage everything under ``root`` and commit; None when nothing changed."""
         relative = root.relative_to(self.path).as_posix()
         self._git("add", "--all", "--", relative)
-        status = self._git("diff", "--cached", "--name-only", "--", relative)
-        if not status.strip():
-            return None
         body = message.rstrip("\n") + "\n"
         if trailers:
             body += "\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
@@ -226,10 +245,15 @@ class Workspace:
         self._env = {**saved, **identity}
         try:
             self._git("commit", "--quiet", "--no-verify", "--cleanup=verbatim", "-F", handle.name)
+        except _GitCommandError as exc:
+            if "nothing to commit" in exc.detail or "nothing added to commit" in exc.detail:
+                return None
+            raise
         finally:
             self._env = saved
             Path(handle.name).unlink(missing_ok=True)
-        return self.repo.head.commit.hexsha
+        self._clean_at = self.head()
+        return self._clean_at
 
     def push(self) -> None:
         """Push HEAD to the branch: never forced; a rejection raises ``PushRejectedError``."""

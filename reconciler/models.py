@@ -20,6 +20,7 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
@@ -139,13 +140,22 @@ class DesiredPolicy(BaseModel):
             raise ValueError(msg)
         return value
 
+    @cached_property
+    def memo(self) -> dict[object, str]:
+        """Per-object cache for pure functions of this policy (the renderer's digest and header).
+
+        A long-running controller keeps the same objects between passes, so a no-op pass does
+        not re-render 10,000 policies. Not a field: equality and dumps ignore it.
+        """
+        return {}
+
     @property
     def folder(self) -> str:
         """The folder under the managed root: the namespace, or ``_cluster`` for clusterwide."""
         # '_' is not allowed in a namespace, so this folder can never collide with one.
         return self.namespace if self.namespace is not None else "_cluster"
 
-    @property
+    @cached_property
     def path(self) -> str:
         """Path of the policy's file relative to the managed root (POSIX separators)."""
         return f"{self.folder}/{self.name}.yaml"

@@ -44,6 +44,7 @@ FORMAT = 1
 DIGEST_ANNOTATION = f"{DOMAIN}/digest"
 ID_ANNOTATION = f"{DOMAIN}/policy-id"
 VERSION_ANNOTATION = f"{DOMAIN}/version"
+_DIGEST_KEY = ("digest", FORMAT)
 CHECKSUM_PREFIX = b"# cilium-gitops-checksum: sha256:"
 CHECKSUM_LINE = re.compile(rb"^# cilium-gitops-checksum: sha256:([0-9a-f]{64})\n", re.MULTILINE)
 
@@ -65,7 +66,14 @@ class Renderer:
         self._templates = templates
 
     def header(self, policy: DesiredPolicy) -> str:
-        """The comment block above the document, ending in a newline."""
+        """The comment block above the document, ending in a newline (cached on the policy)."""
+        key = ("header", self._templates.header.template)
+        cached = policy.memo.get(key)
+        if cached is None:
+            cached = policy.memo[key] = self._header(policy)
+        return cached
+
+    def _header(self, policy: DesiredPolicy) -> str:
         text = self._templates.header.substitute(
             policy_id=policy.id,
             kind=policy.kind.value,
@@ -77,13 +85,20 @@ class Renderer:
 
     def digest(self, policy: DesiredPolicy) -> str:
         """Fingerprint of the rendered content, independent of the control-plane version."""
-        return self._digest(self._manifest(policy))
+        return self._cached_digest(policy, None)
+
+    def _cached_digest(self, policy: DesiredPolicy, manifest: dict[str, Any] | None) -> str:
+        cached = policy.memo.get(_DIGEST_KEY)
+        if cached is None:
+            built = self._manifest(policy) if manifest is None else manifest
+            cached = policy.memo[_DIGEST_KEY] = self._digest(built)
+        return cached
 
     def document(self, policy: DesiredPolicy) -> bytes:
         """The whole file: header, checksum line, YAML document."""
         manifest = self._manifest(policy)
         annotations = manifest["metadata"]["annotations"]
-        annotations[DIGEST_ANNOTATION] = "sha256:" + self._digest(manifest)
+        annotations[DIGEST_ANNOTATION] = "sha256:" + self._cached_digest(policy, manifest)
         annotations[VERSION_ANNOTATION] = str(policy.version)
         manifest["metadata"]["annotations"] = dict(sorted(annotations.items()))
         header = self.header(policy).encode()

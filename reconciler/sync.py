@@ -21,7 +21,7 @@ from reconciler.errors import ConfigError, PushRejectedError
 from reconciler.gitops import REGION_TRAILER, VERSION_TRAILER, Workspace
 from reconciler.plan import Action, Plan, make_plan
 from reconciler.render import Renderer
-from reconciler.tree import check_root, scan
+from reconciler.tree import ScanCache, check_root, scan
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -75,15 +75,20 @@ def managed_root(workdir: Path, path: str) -> Path:
     return workdir.joinpath(*pure.parts)
 
 
-def reconcile(
+def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only injections
     state: DesiredState,
     workspace: Workspace,
     templates: Templates,
     options: PassOptions,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    cache: ScanCache | None = None,
 ) -> SyncResult:
-    """Make the remote branch's managed tree match ``state`` in at most one pushed commit."""
+    """Make the remote branch's managed tree match ``state`` in at most one pushed commit.
+
+    A long-running caller passes the same ``cache`` every time, so passes over an unchanged
+    tree do not re-read it.
+    """
     renderer = Renderer(templates)
     root = managed_root(workspace.path, options.path)
     attempt = 0
@@ -93,13 +98,14 @@ def reconcile(
         check_root(workspace.path, root)
         plan = make_plan(
             state.policies,
-            scan(root),
+            scan(root, cache),
             renderer,
             held_ids=state.rejected_ids,
             version=state.version,
         )
         if options.dry_run or plan.is_empty:
             return SyncResult(plan, None, attempt)
+        workspace.touch()
         apply_plan(root, plan)
         trailers = {VERSION_TRAILER: str(state.version)}
         if options.region:
