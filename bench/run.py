@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from reconciler.gitops import GitSettings, Workspace, init_bare  # noqa: E402
-from reconciler.sources import FileSource  # noqa: E402
+from reconciler.models import DesiredPolicy, parse_policy  # noqa: E402
+from reconciler.sources import DesiredState, FileSource  # noqa: E402
 from reconciler.sync import DEFAULT_PATH, PassOptions, reconcile  # noqa: E402
 from reconciler.templates import load_templates  # noqa: E402
 from reconciler.tree import ScanCache  # noqa: E402
@@ -228,17 +229,20 @@ class Bench:
             r["noop_base"] = best(self.repeats, lambda: None, lambda _: read_all(tree))
 
             changes = iter(range(10**6))
-            entries = [dict(e) for e in self.entries]
+            held = list(state.policies)
 
             def one_change_prepare() -> Any:
-                # Changes accumulate, so each pass differs from the last by one policy.
+                # One event: one policy replaced in the state the controller holds. Changes
+                # accumulate, so each pass differs from the last by exactly one policy.
                 k = next(changes)
-                victim = entries[k % len(entries)]
-                victim["policy"] = {**victim["policy"], "description": f"changed {k}"}
-                victim["version"] = self.n + k + 1
-                path = self.base / f"one-{self.n}-{k}.json"
-                path.write_text(json.dumps({"policies": entries}))
-                return FileSource(path).desired()
+                index = k % len(held)
+                raw = dict(self.entries[index])
+                raw["policy"] = {**raw["policy"], "description": f"changed {k}"}
+                raw["version"] = self.n + k + 1
+                changed = parse_policy(raw, position="bench")
+                assert isinstance(changed, DesiredPolicy)
+                held[index] = changed
+                return DesiredState(tuple(held), (), self.n + k + 1)
 
             def one_change(changed_state: Any) -> None:
                 result = reconcile(changed_state, ws, self.templates, PassOptions(), cache=cache)

@@ -39,6 +39,7 @@ from reconciler.errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from types import TracebackType
 
 VERSION_TRAILER = "Control-Plane-Version"
@@ -83,6 +84,10 @@ class GitSettings:
 def _is_rejection(text: str) -> bool:
     lowered = text.lower()
     return "[rejected]" in lowered or "non-fast-forward" in lowered or "fetch first" in lowered
+
+
+# Above this many changed files, staging the whole root is cheaper than a long argument list.
+_MAX_PATHSPECS = 200
 
 
 class Workspace:
@@ -201,6 +206,10 @@ class Workspace:
         self._clean_at = remote_head
         return True
 
+    def clean_head(self) -> str | None:
+        """The commit the working tree is known to match byte for byte, if any."""
+        return self._clean_at
+
     def touch(self) -> None:
         """Say the working tree is about to be written: the next ``update`` checks it out anew."""
         self._clean_at = None
@@ -223,10 +232,20 @@ class Workspace:
         """The commit id HEAD points at, or None on an unborn branch."""
         return self._resolve("HEAD")
 
-    def commit(self, root: Path, message: str, trailers: dict[str, str]) -> str | None:
-        """Stage everything under ``root`` and commit; None when nothing changed."""
+    def commit(
+        self,
+        root: Path,
+        message: str,
+        trailers: dict[str, str],
+        paths: Sequence[str] | None = None,
+    ) -> str | None:
+        """Stage ``paths`` under ``root`` (all of it when None) and commit; None if no change."""
         relative = root.relative_to(self.path).as_posix()
-        self._git("add", "--all", "--", relative)
+        if paths is None or len(paths) > _MAX_PATHSPECS:
+            self._git("add", "--all", "--", relative)
+        else:
+            # Naming the files spares git a walk over every file of a large tree.
+            self._git("add", "--all", "--", *(f"{relative}/{p}" for p in paths))
         body = message.rstrip("\n") + "\n"
         if trailers:
             body += "\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())

@@ -26,6 +26,7 @@ from reconciler.models import DesiredPolicy, Rejection
 from reconciler.tree import (
     KUSTOMIZATION,
     TreeSnapshot,
+    inspect,
     is_generated_kustomization,
     kustomization,
 )
@@ -127,6 +128,20 @@ def make_plan(
         rejections=tuple(rejections),
         version=version,
     )
+
+
+def tree_after(tree: TreeSnapshot, plan: Plan) -> TreeSnapshot:
+    """The snapshot ``scan`` would return once ``plan`` is applied to ``tree``, without a scan."""
+    files = dict(tree.files)
+    for change in plan.changes:
+        if change.action is Action.DELETE:
+            files.pop(change.path, None)
+        elif change.content is not None:
+            files[change.path] = inspect(change.path, change.content)
+    kustomizations = {**tree.kustomizations, **plan.kustomization_writes}
+    for folder in plan.kustomization_removals:
+        kustomizations.pop(folder, None)
+    return TreeSnapshot(files=files, kustomizations=kustomizations, symlinks=list(tree.symlinks))
 
 
 def _place(

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from reconciler.apply import apply_plan
+from reconciler.apply import apply_plan, written_paths
 from reconciler.errors import ConfigError, PushRejectedError
 from reconciler.gitops import REGION_TRAILER, VERSION_TRAILER, Workspace
-from reconciler.plan import Action, Plan, make_plan
+from reconciler.plan import Action, Plan, make_plan, tree_after
 from reconciler.render import Renderer
-from reconciler.tree import ScanCache, check_root, scan
+from reconciler.tree import ScanCache, TreeSnapshot, check_root, scan
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -96,9 +96,10 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
         attempt += 1
         workspace.update()
         check_root(workspace.path, root)
+        tree = _tree(workspace, root, options.path, cache)
         plan = make_plan(
             state.policies,
-            scan(root, cache),
+            tree,
             renderer,
             held_ids=state.rejected_ids,
             version=state.version,
@@ -111,9 +112,11 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
         if options.region:
             trailers[REGION_TRAILER] = options.region
         message = commit_message(plan, templates, region=options.region)
-        commit = workspace.commit(root, message, trailers)
+        commit = workspace.commit(root, message, trailers, written_paths(plan))
         if commit is None:
             return SyncResult(plan, None, attempt)
+        if cache is not None:
+            cache.remember(f"{commit}:{options.path}", tree_after(tree, plan))
         try:
             workspace.push()
         except PushRejectedError:
@@ -123,6 +126,20 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
             sleep(options.backoff.delay(attempt))
             continue
         return SyncResult(plan, commit, attempt)
+
+
+def _tree(workspace: Workspace, root: Path, path: str, cache: ScanCache | None) -> TreeSnapshot:
+    """The managed tree: recalled when the workdir is exactly a commit already seen, else read."""
+    head = workspace.clean_head()
+    key = f"{head}:{path}"
+    if cache is not None and head is not None:
+        remembered = cache.recall(key)
+        if remembered is not None:
+            return remembered
+    tree = scan(root, cache)
+    if cache is not None and head is not None:
+        cache.remember(key, tree)
+    return tree
 
 
 def render_only(state: DesiredState, out: Path, templates: Templates) -> Plan:

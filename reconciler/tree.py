@@ -25,10 +25,14 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.errors import UnsafePathError
 from reconciler.models import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from reconciler.render import CHECKSUM_LINE, DIGEST_ANNOTATION, ID_ANNOTATION, file_checksum
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 KUSTOMIZATION = "kustomization.yaml"
 KUSTOMIZATION_MARKER = (
@@ -122,9 +126,21 @@ class ScanCache:
     ``_RACY_WINDOW_NS`` of a scan are never trusted from the cache.
     """
 
-    def __init__(self) -> None:
-        """Start empty."""
+    def __init__(self, clock: Callable[[], int] = time.time_ns) -> None:
+        """Start empty; ``clock`` gives the time in nanoseconds (tests move it)."""
+        self.clock = clock
         self._entries: dict[str, tuple[_StatKey, FileState]] = {}
+        self._snapshot: tuple[str, TreeSnapshot] | None = None
+
+    def recall(self, key: str) -> TreeSnapshot | None:
+        """The snapshot remembered under ``key`` (a commit the tree is known to match exactly)."""
+        if self._snapshot is not None and self._snapshot[0] == key:
+            return self._snapshot[1]
+        return None
+
+    def remember(self, key: str, snapshot: TreeSnapshot) -> None:
+        """Keep ``snapshot`` as the tree of ``key``; only the latest one is kept."""
+        self._snapshot = (key, snapshot)
 
     def lookup(self, path: str, key: _StatKey) -> FileState | None:
         """The cached state of ``path`` if its stat is still ``key``."""
@@ -149,7 +165,7 @@ def scan(root: Path, cache: ScanCache | None = None) -> TreeSnapshot:
     snapshot = TreeSnapshot()
     if not root.is_dir():
         return snapshot
-    reader = _Reader(cache, time.time_ns())
+    reader = _Reader(cache, cache.clock() if cache is not None else 0)
     _scan_folder(root, "", snapshot, reader)
     with os.scandir(root) as entries:
         folders = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))

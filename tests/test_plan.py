@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,13 @@ from hypothesis import strategies as st
 from reconciler.apply import apply_plan
 from reconciler.errors import UnsafePathError
 from reconciler.models import DesiredPolicy, parse_policy
-from reconciler.plan import Action, make_plan
+from reconciler.plan import Action, make_plan, tree_after
 from reconciler.render import Renderer
 from reconciler.report import plan_lines, rejection_lines
 from reconciler.sources import FileSource
 from reconciler.sync import render_only
 from reconciler.templates import Templates, load_templates
-from reconciler.tree import scan
+from reconciler.tree import ScanCache, scan
 
 TREES = GOLDEN / "trees"
 CASES = sorted(p.name for p in TREES.iterdir()) if TREES.is_dir() else []
@@ -118,8 +119,11 @@ def test_apply_converges_and_keeps_unmanaged(
     (root / "shop" / "human.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
     for wanted in (first, second):
         policies = [_policy(entry(ns, n, port=port)) for ns, n, port in wanted]
-        plan = make_plan(policies, scan(root), renderer)
+        before = scan(root)
+        plan = make_plan(policies, before, renderer)
         apply_plan(root, plan)
+        # What the planner predicts the tree to be is what a scan then reads.
+        assert tree_after(before, plan) == scan(root)
         # After applying, the tree holds exactly the desired files plus the human's file.
         expected = {f"{ns}/{n}.yaml" for ns, n, _ in wanted} | {"shop/human.yaml"}
         assert set(scan(root).files) == expected
@@ -127,3 +131,38 @@ def test_apply_converges_and_keeps_unmanaged(
         # Every change in a plan is one of the four actions, with a reason.
         assert all(c.action in Action and c.reason for c in plan.changes)
     assert (root / "kustomization.yaml").is_file()
+
+
+def test_scan_cache_sees_a_same_size_edit_even_with_the_old_mtime(
+    tmp_path: Path, templates: Templates
+) -> None:
+    """Only the stat says a file is unchanged; a same-size edit with a forged mtime still shows."""
+    policy = _policy(entry("shop", "web"))
+    apply_plan(tmp_path, make_plan([policy], scan(tmp_path), Renderer(templates)))
+    target = tmp_path / "shop" / "web.yaml"
+    old = time.time() - 3600
+    os.utime(target, (old, old))
+    # An hour from now every file is old enough to be cached.
+    cache = ScanCache(clock=lambda: time.time_ns() + 3600 * 10**9)
+    assert scan(tmp_path, cache).files["shop/web.yaml"].intact
+    stat = target.stat()
+    assert cache.lookup(
+        "shop/web.yaml", (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    )
+    target.write_bytes(target.read_bytes().replace(b'"8080"', b'"9090"'))
+    os.utime(target, (old, old))
+    edited = scan(tmp_path, cache).files["shop/web.yaml"]
+    assert not edited.intact
+    assert make_plan([policy], scan(tmp_path, cache), Renderer(templates)).changes[0].reason == (
+        "hand-edited"
+    )
+
+
+def test_scan_cache_does_not_trust_files_written_moments_ago(tmp_path: Path) -> None:
+    cache = ScanCache()
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "a.yaml").write_text("kind: ConfigMap\n")
+    scan(tmp_path, cache)
+    stat = (tmp_path / "shop" / "a.yaml").stat()
+    key = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    assert cache.lookup("shop/a.yaml", key) is None

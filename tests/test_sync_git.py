@@ -12,6 +12,7 @@ from reconciler.gitops import VERSION_TRAILER, GitSettings, Identity, Workspace,
 from reconciler.plan import Action
 from reconciler.sources import DesiredState, FileSource
 from reconciler.sync import Backoff, PassOptions, SyncResult, reconcile
+from reconciler.tree import ScanCache
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -302,3 +303,36 @@ def test_symlinked_namespace_folder_is_not_written_through(
     }
     assert all("shop is a symlink" in r.reason for r in result.plan.rejections)
     assert list(outside.iterdir()) == []
+
+
+def test_long_running_passes_share_a_cache_and_still_see_remote_edits(
+    seeded_remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
+    """A controller keeps one workspace and one cache; another writer's edit is still repaired."""
+    settings = GitSettings(url=seeded_remote.url, author=Identity("bot", "bot@example.com"))
+    cache = ScanCache()
+    state = state_of(tmp_path, SHOP)
+    with Workspace(tmp_path / "work", settings) as workspace:
+        first = reconcile(state, workspace, templates, PassOptions(), cache=cache)
+        assert first.commit is not None
+        # Same objects, same cache, remote unchanged: nothing to do.
+        assert reconcile(state, workspace, templates, PassOptions(), cache=cache).commit is None
+        other = seeded_remote.clone(tmp_path / "other")
+        cart = other / DEFAULT_PATH / "shop" / "cart.yaml"
+        cart.write_text(cart.read_text().replace('"8080"', '"8081"'))
+        (other / DEFAULT_PATH / "shop" / "catalog.yaml").unlink()
+        git("commit", "--quiet", "-am", "hand edit and delete", cwd=other)
+        git("push", "--quiet", "origin", "HEAD:main", cwd=other)
+        repair = reconcile(state, workspace, templates, PassOptions(), cache=cache)
+        assert repair.commit is not None
+        reasons = {
+            c.path: c.reason for c in repair.plan.changes if c.action is not Action.UNCHANGED
+        }
+        assert reasons == {"shop/cart.yaml": "hand-edited", "shop/catalog.yaml": "missing"}
+        # One changed policy, as an event would deliver it: one update, one commit.
+        changed = state_of(tmp_path, [entry("shop", "cart", version=5, port="8443"), SHOP[1]])
+        update = reconcile(changed, workspace, templates, PassOptions(), cache=cache)
+        assert update.plan.summary == "0 created, 1 updated, 0 deleted"
+        assert reconcile(changed, workspace, templates, PassOptions(), cache=cache).commit is None
+    assert '"8443"' in seeded_remote.show(f"{DEFAULT_PATH}/shop/cart.yaml")
+    assert len(seeded_remote.commits()) == 5
