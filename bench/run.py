@@ -41,9 +41,8 @@ sys.path.insert(0, str(ROOT))
 from reconciler.gitops import GitSettings, Workspace, init_bare  # noqa: E402
 from reconciler.models import DesiredPolicy, parse_policy  # noqa: E402
 from reconciler.sources import DesiredState, FileSource  # noqa: E402
-from reconciler.sync import DEFAULT_PATH, PassOptions, reconcile  # noqa: E402
+from reconciler.sync import DEFAULT_PATH, PassCache, PassOptions, reconcile  # noqa: E402
 from reconciler.templates import load_templates  # noqa: E402
-from reconciler.tree import ScanCache  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -201,7 +200,7 @@ class Bench:
         self.ours_cold((url, folder))
         settings = GitSettings(url=url)
         state = FileSource(self.state_file).desired()
-        cache = ScanCache()
+        cache = PassCache()
         with Workspace(folder / "work", settings) as ws:
             # The long-running controller's situation: one workspace, one scan cache, and the
             # desired state held in memory between passes.

@@ -32,7 +32,7 @@ def apply_plan(root: Path, plan: Plan) -> None:
     guard = _Guard(root.resolve())
     # Check every path before touching any, so a refused plan leaves the tree as it was.
     targets = {relative: guard.target(relative) for relative in written_paths(plan)}
-    for change in plan.changes:
+    for change in plan.effective:
         if change.action in {Action.CREATE, Action.UPDATE}:
             assert change.content is not None  # noqa: S101 - the planner always sets it
             _write(targets[change.path], change.content)
@@ -52,7 +52,7 @@ def apply_plan(root: Path, plan: Plan) -> None:
 
 def written_paths(plan: Plan) -> list[str]:
     """Every path (relative to the root) that applying ``plan`` writes or removes."""
-    paths = [c.path for c in plan.changes if c.action is not Action.UNCHANGED]
+    paths = [c.path for c in plan.effective]
     paths += [_join(f, KUSTOMIZATION) for f in plan.kustomization_writes]
     paths += [_join(f, KUSTOMIZATION) for f in plan.kustomization_removals]
     return paths

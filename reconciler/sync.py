@@ -18,8 +18,16 @@ from typing import TYPE_CHECKING
 
 from reconciler.apply import apply_plan, written_paths
 from reconciler.errors import ConfigError, PushRejectedError
-from reconciler.gitops import REGION_TRAILER, VERSION_TRAILER, Workspace
-from reconciler.plan import Action, Plan, make_plan, tree_after
+from reconciler.gitops import REGION_TRAILER, VERSION_TRAILER, Touched, Workspace
+from reconciler.plan import (
+    Action,
+    Plan,
+    Planned,
+    make_plan,
+    planned_after,
+    replan,
+    tree_after,
+)
 from reconciler.render import Renderer
 from reconciler.tree import ScanCache, TreeSnapshot, check_root, scan
 
@@ -75,6 +83,25 @@ def managed_root(workdir: Path, path: str) -> Path:
     return workdir.joinpath(*pure.parts)
 
 
+@dataclass(slots=True)
+class PassCache:
+    """What a long-running caller keeps between passes, so unchanged work is not redone.
+
+    ``files`` lets a scan skip files whose stat has not changed. ``tree`` and ``planned`` are
+    exact, not heuristic: they describe the commit named by ``key`` (and the managed path),
+    and are used only while the workdir is known to be exactly that commit.
+    """
+
+    files: ScanCache = field(default_factory=ScanCache)
+    key: str | None = None
+    tree: TreeSnapshot | None = None
+    planned: Planned | None = None
+
+    def remember(self, key: str, tree: TreeSnapshot, planned: Planned | None) -> None:
+        """Keep the tree of commit ``key`` and the desired set it matches (if known)."""
+        self.key, self.tree, self.planned = key, tree, planned
+
+
 def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only injections
     state: DesiredState,
     workspace: Workspace,
@@ -82,12 +109,12 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
     options: PassOptions,
     *,
     sleep: Callable[[float], None] = time.sleep,
-    cache: ScanCache | None = None,
+    cache: PassCache | None = None,
 ) -> SyncResult:
     """Make the remote branch's managed tree match ``state`` in at most one pushed commit.
 
-    A long-running caller passes the same ``cache`` every time, so passes over an unchanged
-    tree do not re-read it.
+    A long-running caller passes the same ``cache`` every time, so a pass over an unchanged
+    tree does not re-read it, and a pass after one event re-renders only what changed.
     """
     renderer = Renderer(templates)
     root = managed_root(workspace.path, options.path)
@@ -96,15 +123,15 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
         attempt += 1
         workspace.update()
         check_root(workspace.path, root)
-        tree = _tree(workspace, root, options.path, cache)
-        plan = make_plan(
-            state.policies,
-            tree,
-            renderer,
-            held_ids=state.rejected_ids,
-            version=state.version,
-        )
+        head = workspace.clean_head()
+        key = f"{head}:{options.path}" if head is not None else None
+        tree, plan, planned = _tree_and_plan(state, root, renderer, cache, key)
         if options.dry_run or plan.is_empty:
+            if cache is not None and key is not None and plan.is_empty:
+                held = state.rejected_ids
+                cache.remember(
+                    key, tree, planned or planned_after(state.policies, plan, held_ids=held)
+                )
             return SyncResult(plan, None, attempt)
         workspace.touch()
         apply_plan(root, plan)
@@ -112,11 +139,13 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
         if options.region:
             trailers[REGION_TRAILER] = options.region
         message = commit_message(plan, templates, region=options.region)
-        commit = workspace.commit(root, message, trailers, written_paths(plan))
+        commit = workspace.commit(root, message, trailers, _touched(tree, plan))
         if commit is None:
             return SyncResult(plan, None, attempt)
         if cache is not None:
-            cache.remember(f"{commit}:{options.path}", tree_after(tree, plan))
+            held = state.rejected_ids
+            planned = planned or planned_after(state.policies, plan, held_ids=held)
+            cache.remember(f"{commit}:{options.path}", tree_after(tree, plan), planned)
         try:
             workspace.push()
         except PushRejectedError:
@@ -128,18 +157,36 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
         return SyncResult(plan, commit, attempt)
 
 
-def _tree(workspace: Workspace, root: Path, path: str, cache: ScanCache | None) -> TreeSnapshot:
-    """The managed tree: recalled when the workdir is exactly a commit already seen, else read."""
-    head = workspace.clean_head()
-    key = f"{head}:{path}"
-    if cache is not None and head is not None:
-        remembered = cache.recall(key)
-        if remembered is not None:
-            return remembered
-    tree = scan(root, cache)
-    if cache is not None and head is not None:
-        cache.remember(key, tree)
-    return tree
+def _touched(tree: TreeSnapshot, plan: Plan) -> Touched:
+    new_files = plan.count(Action.CREATE) > 0 or any(
+        folder not in tree.kustomizations for folder in plan.kustomization_writes
+    )
+    return Touched(written_paths(plan), new_files=new_files)
+
+
+def _tree_and_plan(
+    state: DesiredState,
+    root: Path,
+    renderer: Renderer,
+    cache: PassCache | None,
+    key: str | None,
+) -> tuple[TreeSnapshot, Plan, Planned | None]:
+    """Plan from what is known about this exact commit when possible, else from scratch.
+
+    The third value, when known, is what the tree matches once the plan is applied.
+    """
+    if cache is not None and key is not None and cache.key == key and cache.tree is not None:
+        tree = cache.tree
+        if cache.planned is not None and not state.rejected_ids:
+            delta = replan(cache.planned, state.policies, tree, renderer, version=state.version)
+            if delta is not None:
+                return tree, *delta
+    else:
+        tree = scan(root, cache.files if cache is not None else None)
+    plan = make_plan(
+        state.policies, tree, renderer, held_ids=state.rejected_ids, version=state.version
+    )
+    return tree, plan, None
 
 
 def render_only(state: DesiredState, out: Path, templates: Templates) -> Plan:

@@ -130,17 +130,6 @@ class ScanCache:
         """Start empty; ``clock`` gives the time in nanoseconds (tests move it)."""
         self.clock = clock
         self._entries: dict[str, tuple[_StatKey, FileState]] = {}
-        self._snapshot: tuple[str, TreeSnapshot] | None = None
-
-    def recall(self, key: str) -> TreeSnapshot | None:
-        """The snapshot remembered under ``key`` (a commit the tree is known to match exactly)."""
-        if self._snapshot is not None and self._snapshot[0] == key:
-            return self._snapshot[1]
-        return None
-
-    def remember(self, key: str, snapshot: TreeSnapshot) -> None:
-        """Keep ``snapshot`` as the tree of ``key``; only the latest one is kept."""
-        self._snapshot = (key, snapshot)
 
     def lookup(self, path: str, key: _StatKey) -> FileState | None:
         """The cached state of ``path`` if its stat is still ``key``."""

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from conftest import GOLDEN, assert_golden, entry
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from reconciler.apply import apply_plan
 from reconciler.errors import UnsafePathError
 from reconciler.models import DesiredPolicy, parse_policy
-from reconciler.plan import Action, make_plan, tree_after
+from reconciler.plan import Action, make_plan, planned_after, replan, tree_after
 from reconciler.render import Renderer
 from reconciler.report import plan_lines, rejection_lines
 from reconciler.sources import FileSource
@@ -166,3 +166,82 @@ def test_scan_cache_does_not_trust_files_written_moments_ago(tmp_path: Path) -> 
     stat = (tmp_path / "shop" / "a.yaml").stat()
     key = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     assert cache.lookup("shop/a.yaml", key) is None
+
+
+# -- property: a delta plan is the full plan ----------------------------------------------------
+
+mutations = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "edit", "drop", "rename"]),
+        st.integers(0, 50),
+        namespaces,
+        names,
+        st.sampled_from(["80", "443"]),
+    ),
+    max_size=10,
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(first=desired_sets, steps=mutations)
+def test_replan_equals_make_plan(
+    first: list[tuple[str, str, str]],
+    steps: list[tuple[str, int, str, str, str]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """After an applied plan, planning only what changed gives exactly the full plan, or defers."""
+    renderer = Renderer(load_templates())
+    root = tmp_path_factory.mktemp("delta")
+    held = [_policy(entry(ns, n, port=port)) for ns, n, port in first]
+    before = scan(root)
+    plan = make_plan(held, before, renderer)
+    apply_plan(root, plan)
+    base = planned_after(held, plan)
+    assert base is not None
+    tree = tree_after(before, plan)
+    current = list(held)
+    for verb, pick, ns, name, port in steps:
+        if not current:
+            break
+        index = pick % len(current)
+        victim = current[index]
+        if verb == "edit":
+            current[index] = _policy(
+                entry(victim.namespace or "", victim.name, port=port, policy_id=victim.id)
+            )
+        elif verb == "drop":
+            del current[index]
+        elif verb == "rename":
+            current[index] = _policy(entry(ns, name, port=port, policy_id=victim.id))
+        else:
+            current.append(_policy(entry(ns, name, port=port, policy_id=f"new-{ns}-{name}")))
+    delta = replan(base, current, tree, renderer)
+    full = make_plan(current, tree, renderer)
+    event("delta" if delta is not None else "deferred")
+    if delta is not None:
+        delta_plan, next_base = delta
+        assert delta_plan == full
+        # The base it hands on for the next delta is the one a full pass would build.
+        assert next_base == planned_after(current, full)
+        assert list(next_base.changes) == sorted(next_base.changes)
+    else:
+        # Deferring is only allowed when the full plan has something the delta cannot judge.
+        ids = [p.id for p in current]
+        paths = [p.path for p in current]
+        assert full.rejections or len(set(ids)) < len(ids) or len(set(paths)) < len(paths)
+
+
+def test_one_edit_is_planned_as_a_delta(tmp_path: Path, templates: Templates) -> None:
+    renderer = Renderer(templates)
+    held = [_policy(entry("shop", n)) for n in ("a", "b", "c")]
+    plan = make_plan(held, scan(tmp_path), renderer)
+    apply_plan(tmp_path, plan)
+    base = planned_after(held, plan)
+    assert base is not None
+    edited = [held[0], _policy(entry("shop", "b", port="9090")), held[2]]
+    delta = replan(base, edited, scan(tmp_path), renderer)
+    assert delta is not None
+    assert [(c.action, c.path) for c in delta[0].effective] == [(Action.UPDATE, "shop/b.yaml")]
+    assert delta[0] == make_plan(edited, scan(tmp_path), renderer)

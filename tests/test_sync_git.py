@@ -11,8 +11,7 @@ from reconciler.errors import ConfigError, PushRejectedError, StalledError, Unsa
 from reconciler.gitops import VERSION_TRAILER, GitSettings, Identity, Workspace, init_bare
 from reconciler.plan import Action
 from reconciler.sources import DesiredState, FileSource
-from reconciler.sync import Backoff, PassOptions, SyncResult, reconcile
-from reconciler.tree import ScanCache
+from reconciler.sync import Backoff, PassCache, PassOptions, SyncResult, reconcile
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -310,7 +309,7 @@ def test_long_running_passes_share_a_cache_and_still_see_remote_edits(
 ) -> None:
     """A controller keeps one workspace and one cache; another writer's edit is still repaired."""
     settings = GitSettings(url=seeded_remote.url, author=Identity("bot", "bot@example.com"))
-    cache = ScanCache()
+    cache = PassCache()
     state = state_of(tmp_path, SHOP)
     with Workspace(tmp_path / "work", settings) as workspace:
         first = reconcile(state, workspace, templates, PassOptions(), cache=cache)
