@@ -24,10 +24,11 @@ import click
 
 from reconciler import __version__
 from reconciler.config import env_var, load_config
+from reconciler.controlplane.command import control_plane
 from reconciler.errors import CiliumGitopsError, ConfigError, redact
 from reconciler.gitops import GitSettings, Identity, Workspace, default_workdir
 from reconciler.report import plan_json, plan_lines, rejection_lines
-from reconciler.sources import DesiredState, open_source
+from reconciler.sources import DesiredState, read_state
 from reconciler.sync import DEFAULT_PATH, Backoff, PassOptions, reconcile, render_only
 from reconciler.templates import load_templates
 
@@ -40,6 +41,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_REJECTED = 3
 TOKEN_ENV = "CILIUM_GITOPS_GIT_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+CONTROL_PLANE_TOKEN_ENV = "CILIUM_GITOPS_TOKEN"  # noqa: S105 - the name of a variable
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("cilium_gitops")
@@ -57,9 +59,17 @@ def _source_options(func: F) -> F:
                 "control-plane",
                 required=True,
                 metavar="URL",
-                help="Where desired state comes from: file://PATH (YAML or JSON).",
+                help="Where desired state comes from: file://PATH (YAML or JSON), "
+                "grpc://HOST:PORT or grpcs://HOST:PORT.",
             ),
             _option("region", default=None, help="Only policies of this region (others skipped)."),
+            _option(
+                "token-file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help=f"File holding the control plane's bearer token (or set "
+                f"{CONTROL_PLANE_TOKEN_ENV} to the token itself).",
+            ),
             _option(
                 "templates",
                 type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -141,6 +151,7 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
 def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
     """Reconcile once: plan, commit and push the managed tree, then exit."""
     token = _read_token(kw["git_token_file"])
+    cp_token = _read_token(kw["token_file"], "token-file")
     settings = GitSettings(
         url=kw["repo"],
         branch=kw["branch"],
@@ -164,12 +175,13 @@ def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywo
 
     def run() -> tuple[DesiredState, Plan, str | None]:
         templates = load_templates(kw["templates"])
-        state = open_source(kw["control_plane"], region=kw["region"]).desired()
+        state = read_state(kw["control_plane"], region=kw["region"], token=cp_token)
         with Workspace(workdir, settings) as workspace:
             result = reconcile(state, workspace, templates, options)
         return state, result.plan, result.commit
 
-    state, plan, commit = _guard(run, secrets=settings.secrets)
+    secrets = (*settings.secrets, cp_token) if cp_token else settings.secrets
+    state, plan, commit = _guard(run, secrets=secrets)
     rejections = state.rejections + plan.rejections
     if kw["output"] == "json":
         click.echo(
@@ -200,14 +212,15 @@ def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywo
 )
 def render(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
     """Write the managed tree for the desired state into a folder, without git."""
+    cp_token = _read_token(kw["token_file"], "token-file")
 
     def run() -> tuple[DesiredState, Plan]:
         templates = load_templates(kw["templates"])
-        state = open_source(kw["control_plane"], region=kw["region"]).desired()
+        state = read_state(kw["control_plane"], region=kw["region"], token=cp_token)
         kw["out"].mkdir(parents=True, exist_ok=True)
         return state, render_only(state, kw["out"], templates)
 
-    state, plan = _guard(run)
+    state, plan = _guard(run, secrets=(cp_token,) if cp_token else ())
     rejections = state.rejections + plan.rejections
     if kw["output"] == "json":
         click.echo(
@@ -250,16 +263,17 @@ def _identity(value: str, option: str) -> Identity:
     return Identity(name.strip(), email)
 
 
-def _read_token(path: Path | None) -> str | None:
+def _read_token(path: Path | None, option: str = "git-token-file") -> str | None:
     if path is not None:
         try:
             token = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            _fail(EXIT_USAGE, f"--git-token-file {path}: cannot read: {exc.strerror}")
+            _fail(EXIT_USAGE, f"--{option} {path}: cannot read: {exc.strerror}")
         if not token:
-            _fail(EXIT_USAGE, f"--git-token-file {path} is empty")
+            _fail(EXIT_USAGE, f"--{option} {path} is empty")
         return token
-    return os.environ.get(TOKEN_ENV) or None
+    direct = TOKEN_ENV if option == "git-token-file" else CONTROL_PLANE_TOKEN_ENV
+    return os.environ.get(direct) or None
 
 
 T = TypeVar("T")
@@ -278,6 +292,9 @@ def _guard(func: Callable[[], T], *, secrets: tuple[str, ...] = ()) -> T:
 def _fail(code: int, message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+cli.add_command(control_plane)
 
 
 def main() -> None:

@@ -26,10 +26,11 @@ import shlex
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 import git
 
+from reconciler.closing import Closing
 from reconciler.errors import (
     GitRemoteError,
     PushRejectedError,
@@ -40,7 +41,6 @@ from reconciler.errors import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import TracebackType
 
 VERSION_TRAILER = "Control-Plane-Version"
 REGION_TRAILER = "Control-Plane-Region"
@@ -98,7 +98,7 @@ class Touched:
     new_files: bool
 
 
-class Workspace:
+class Workspace(Closing):
     """One working directory tracking ``settings.branch`` of ``settings.url``."""
 
     def __init__(self, workdir: Path, settings: GitSettings) -> None:
@@ -111,19 +111,6 @@ class Workspace:
         # commit, cleared before anything writes to it), so a pass whose remote has not moved
         # skips re-checking 10,000 files out.
         self._clean_at: str | None = None
-
-    def __enter__(self) -> Self:
-        """Enter: nothing more to open."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the repo's persistent git processes."""
-        self.close()
 
     def close(self) -> None:
         """Release GitPython's cat-file processes and caches."""

@@ -54,6 +54,10 @@ class Source(Protocol):
         """Read the whole desired set now."""
         ...
 
+    def close(self) -> None:
+        """Release connections, if any."""
+        ...
+
 
 def build_state(entries: object, *, region: str | None, version: object = None) -> DesiredState:
     """Validate raw entries into a ``DesiredState``, filtering by ``region``."""
@@ -86,6 +90,9 @@ class FileSource:
         """Remember where the file is; nothing is read until ``desired``."""
         self.path = path
         self.region = region
+
+    def close(self) -> None:
+        """Nothing to release: the file is opened per read."""
 
     def desired(self) -> DesiredState:
         """Read and validate the file."""
@@ -126,8 +133,17 @@ def load_document(path: Path) -> object:
         raise ConfigError(msg) from exc
 
 
-def open_source(url: str, *, region: str | None) -> Source:
-    """Pick the source for ``url``: ``file://PATH`` (or a plain path) today."""
+def read_state(url: str, *, region: str | None, token: str | None = None) -> DesiredState:
+    """Open the source for ``url``, read the whole desired state once, and close it."""
+    source = open_source(url, region=region, token=token)
+    try:
+        return source.desired()
+    finally:
+        source.close()
+
+
+def open_source(url: str, *, region: str | None, token: str | None = None) -> Source:
+    """Pick the source for ``url``: ``file://PATH`` (or a plain path), ``grpc(s)://HOST:PORT``."""
     parts = urlsplit(url)
     if parts.scheme in {"", "file"}:
         raw = unquote(parts.netloc + parts.path) if parts.scheme else url
@@ -136,7 +152,9 @@ def open_source(url: str, *, region: str | None) -> Source:
             raise ConfigError(msg)
         return FileSource(Path(raw), region=region)
     if parts.scheme in {"grpc", "grpcs"}:
-        msg = f"{parts.scheme}:// control planes are not supported yet; use file://PATH"
-        raise ConfigError(msg)
-    msg = f"unsupported --control-plane scheme {parts.scheme!r}; use file://PATH"
+        # Imported here: grpc is only loaded when a control plane is actually used.
+        from reconciler.controlplane.client import GrpcSource, parse_endpoint  # noqa: PLC0415
+
+        return GrpcSource(parse_endpoint(url, token=token), region=region)
+    msg = f"unsupported --control-plane scheme {parts.scheme!r}; use file://PATH or grpc://"
     raise ConfigError(msg)

@@ -1,0 +1,142 @@
+"""The gRPC edge: the only module that talks to a control plane over the wire.
+
+Sits where ``sources.FileSource`` sits for files: ``GrpcSource.desired()`` returns a
+``DesiredState`` for a resync, read with the ``ListDesiredCiliumNetworkPolicies`` extension.
+Every wire message becomes a raw entry for ``models.parse_policy``; a message missing one of its
+required fields is rejected with the field and the id, and the others go on. Every gRPC failure
+is translated into this package's errors, by what the loop should do: a wrong token or region
+is a ``ConfigError`` (a person must act: no retry storm), an unreachable server a
+``SourceUnavailableError`` (back off and retry).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import grpc
+
+from reconciler.closing import Closing
+from reconciler.controlplane.gen import cluster_pb2 as pb
+from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc
+from reconciler.errors import ConfigError, SourceUnavailableError
+from reconciler.models import DesiredPolicy, PolicyKind, Rejection, parse_policy
+from reconciler.sources import DesiredState
+
+_STALLING = frozenset(
+    {
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.INVALID_ARGUMENT,
+    }
+)
+_LIST_TIMEOUT = 300.0  # seconds: a full list of 10,000 policies is a few megabytes
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where and how to reach the control plane."""
+
+    target: str  # host:port
+    tls: bool
+    token: str | None = None
+
+
+def parse_endpoint(url: str, *, token: str | None) -> Endpoint:
+    """``grpc://host:port`` (plaintext) or ``grpcs://host:port`` (TLS)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"grpc", "grpcs"} or not parts.hostname or parts.port is None:
+        msg = f"control-plane URL {url!r} must be grpc://HOST:PORT or grpcs://HOST:PORT"
+        raise ConfigError(msg)
+    return Endpoint(f"{parts.hostname}:{parts.port}", parts.scheme == "grpcs", token)
+
+
+class GrpcSource(Closing):
+    """Desired state from a control plane speaking ``ctrl.v1.ClusterService``."""
+
+    def __init__(self, endpoint: Endpoint, *, region: str | None) -> None:
+        """Open a channel (lazily connected); ``region`` is required by the contract."""
+        if not region:
+            msg = "a grpc:// control plane needs --region"
+            raise ConfigError(msg)
+        self.endpoint = endpoint
+        self.region = region
+        if endpoint.tls:
+            channel = grpc.secure_channel(endpoint.target, grpc.ssl_channel_credentials())
+        else:
+            channel = grpc.insecure_channel(endpoint.target)
+        self._channel = channel
+        self._stub = pb_grpc.ClusterServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    def close(self) -> None:
+        """Close the channel and its connections."""
+        self._channel.close()
+
+    @property
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        token = self.endpoint.token
+        return (("authorization", f"Bearer {token}"),) if token else ()
+
+    def desired(self) -> DesiredState:
+        """The complete desired set of the region, at the newest version listed."""
+        request = pb.ListDesiredCiliumNetworkPoliciesRequest(region=self.region)
+        policies: list[DesiredPolicy] = []
+        rejections: list[Rejection] = []
+        highest = 0
+        try:
+            for state in self._stub.ListDesiredCiliumNetworkPolicies(
+                request, metadata=self._metadata, timeout=_LIST_TIMEOUT
+            ):
+                highest = max(highest, state.version)
+                parsed = policy_from_state(state)
+                if isinstance(parsed, DesiredPolicy):
+                    policies.append(parsed)
+                else:
+                    rejections.extend(parsed)
+        except grpc.RpcError as exc:
+            raise _translate(exc, "listing desired policies") from None
+        return DesiredState(tuple(policies), tuple(rejections), highest)
+
+
+def policy_from_state(state: pb.CiliumNetworkPolicyState) -> DesiredPolicy | list[Rejection]:
+    """An apply message as a validated policy, or the rejections that name what is wrong."""
+    apply = state.apply
+    policy_id = apply.cilium_network_policy_id or f"version {state.version}"
+    missing = [
+        field
+        for field, value in (
+            ("cilium_network_policy_id", apply.cilium_network_policy_id),
+            ("k8s_name", apply.k8s_name),
+            ("policy", apply.policy),
+        )
+        if not value
+    ]
+    if missing:
+        return [Rejection(policy_id, field, "required field is missing") for field in missing]
+    try:
+        body: Any = json.loads(apply.policy)
+    except ValueError as exc:
+        return [Rejection(policy_id, "policy", f"not valid JSON: {exc}")]
+    entry: dict[str, Any] = {
+        "id": apply.cilium_network_policy_id,
+        "name": apply.k8s_name,
+        "version": state.version,
+        "policy": body,
+    }
+    if apply.k8s_namespace:
+        entry["namespace"] = apply.k8s_namespace
+    elif not (isinstance(body, dict) and body.get("kind") == PolicyKind.CLUSTERWIDE.value):
+        # Only a clusterwide policy may come without a namespace.
+        return [Rejection(policy_id, "k8s_namespace", "required field is missing")]
+    return parse_policy(entry, position=policy_id)
+
+
+def _translate(exc: grpc.RpcError, doing: str) -> Exception:
+    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
+    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+    message = f"control plane: {doing}: {code.name}: {details}"
+    if code in _STALLING:
+        return ConfigError(message)
+    return SourceUnavailableError(message)

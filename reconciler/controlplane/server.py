@@ -1,0 +1,235 @@
+"""The reference control plane: serves the ``ctrl.v1.ClusterService`` contract from a state file.
+
+Sits outside the reconcile flow, on the other side of the wire: it is what the demo, the tests
+and a user's local trial talk to over real gRPC. It keeps the current desired policies and a
+history of changes, each with a new, increasing version; ``load`` diffs a new desired set against
+the current one and appends apply and delete events. Watches stream the history after the
+client's cursor and then wait for more; ``ListDesiredCiliumNetworkPolicies`` sends the current
+set and ends.
+
+Entries are passed through as the file has them (``policy`` becomes JSON bytes): validating
+them is the client's job, exactly as with a real control plane.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from concurrent import futures
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import grpc
+
+from reconciler.controlplane.gen import cluster_pb2 as pb
+from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# How often a waiting watch wakes to notice a cancelled client or a stopping server (seconds).
+_POLL = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    entry: Mapping[str, Any]
+    region: str | None
+    version: int
+    canonical: str
+
+
+class ReferenceControlPlane(pb_grpc.ClusterServiceServicer):
+    """The servicer: current state, history, and the three RPCs."""
+
+    def __init__(self, *, token: str | None = None, history_limit: int | None = None) -> None:
+        """``history_limit``: keep only that many events; older cursors get OUT_OF_RANGE."""
+        self._token = token
+        self._history_limit = history_limit
+        self._changed = threading.Condition()
+        self._current: dict[str, _Policy] = {}
+        self._history: list[tuple[pb.CiliumNetworkPolicyState, str | None]] = []
+        self._version = 0
+        self._stopping = False
+
+    # -- state ----------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """The newest version handed out."""
+        return self._version
+
+    def load(self, entries: list[Mapping[str, Any]]) -> int:
+        """Make ``entries`` the desired set: one event per difference; returns the version."""
+        wanted: dict[str, Mapping[str, Any]] = {}
+        for entry in entries:
+            if isinstance(entry, Mapping) and isinstance(entry.get("id"), str) and entry["id"]:
+                wanted[entry["id"]] = entry
+        with self._changed:
+            for policy_id in sorted(self._current.keys() - wanted.keys()):
+                gone = self._current.pop(policy_id)
+                self._record(_delete(policy_id, gone.entry), gone.region)
+            for policy_id, entry in wanted.items():
+                canonical = json.dumps(entry, sort_keys=True, default=str)
+                known = self._current.get(policy_id)
+                if known is not None and known.canonical == canonical:
+                    continue
+                region = entry.get("region") if isinstance(entry.get("region"), str) else None
+                state = _apply(policy_id, entry)
+                self._record(state, region)
+                self._current[policy_id] = _Policy(entry, region, self._version, canonical)
+            self._changed.notify_all()
+            return self._version
+
+    def load_file(self, path: Path) -> int:
+        """``load`` the ``policies:`` of a desired-state file (the file source's format)."""
+        from reconciler.sources import load_document  # noqa: PLC0415 - keeps the edge thin
+
+        document = load_document(path)
+        policies = document.get("policies") if isinstance(document, Mapping) else None
+        return self.load(policies if isinstance(policies, list) else [])
+
+    def stop(self) -> None:
+        """Wake every watch so it ends; used on server shutdown."""
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+
+    def _record(self, state: pb.CiliumNetworkPolicyState, region: str | None) -> None:
+        self._version += 1
+        state.version = self._version
+        self._history.append((state, region))
+        if self._history_limit is not None and len(self._history) > self._history_limit:
+            del self._history[: len(self._history) - self._history_limit]
+
+    # -- RPCs -----------------------------------------------------------------------------
+
+    def WatchCiliumNetworkPolicies(  # noqa: N802 - the gRPC method name
+        self, request: pb.WatchCiliumNetworkPoliciesRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.CiliumNetworkPolicyState]:
+        """Stream every change after the cursor, then wait for more."""
+        self._authorise(context)
+        region = _region(request.region, context)
+        cursor = request.version_last_seen
+        with self._changed:
+            oldest = self._history[0][0].version if self._history else self._version + 1
+            if cursor + 1 < oldest and cursor < self._version:
+                _abort(
+                    context,
+                    grpc.StatusCode.OUT_OF_RANGE,
+                    f"version {cursor} is older than the history kept (oldest {oldest})",
+                )
+        while context.is_active():
+            with self._changed:
+                pending = [
+                    s for s, r in self._history if s.version > cursor and r in {None, region}
+                ]
+                newest = self._version
+                if not pending:
+                    if self._stopping:
+                        return
+                    self._changed.wait(_POLL)
+                    continue
+            yield from pending
+            cursor = max(newest, cursor)
+
+    def GetDesiredCiliumNetworkPolicyState(  # noqa: N802 - the gRPC method name
+        self,
+        request: pb.GetDesiredCiliumNetworkPolicyStateRequest,
+        context: grpc.ServicerContext,
+    ) -> pb.CiliumNetworkPolicyState:
+        """The current state of one policy, or NOT_FOUND."""
+        self._authorise(context)
+        with self._changed:
+            known = self._current.get(request.cilium_network_policy_id)
+        if known is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND, "no such policy")
+        state = _apply(request.cilium_network_policy_id, known.entry)
+        state.version = known.version
+        return state
+
+    def ListDesiredCiliumNetworkPolicies(  # noqa: N802 - the gRPC method name
+        self, request: pb.ListDesiredCiliumNetworkPoliciesRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.CiliumNetworkPolicyState]:
+        """Every current policy of the region, then the end of the stream."""
+        self._authorise(context)
+        region = _region(request.region, context)
+        with self._changed:
+            current = sorted(self._current.items(), key=lambda item: item[1].version)
+        for policy_id, known in current:
+            if known.region in {None, region}:
+                state = _apply(policy_id, known.entry)
+                state.version = known.version
+                yield state
+
+    def _authorise(self, context: grpc.ServicerContext) -> None:
+        if self._token is None:
+            return
+        metadata = dict(context.invocation_metadata())
+        if metadata.get("authorization") != f"Bearer {self._token}":
+            _abort(context, grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
+    context.abort(code, details)
+    # ServicerContext.abort raises; this line only tells the type checker so.
+    raise RuntimeError(details)  # pragma: no cover
+
+
+def _region(region: str, context: grpc.ServicerContext) -> str:
+    if not region:
+        _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "region is required")
+    return region
+
+
+def _apply(policy_id: str, entry: Mapping[str, Any]) -> pb.CiliumNetworkPolicyState:
+    body = json.dumps(entry.get("policy"), sort_keys=True, default=str).encode()
+    return pb.CiliumNetworkPolicyState(
+        apply=pb.ApplyCiliumNetworkPolicy(
+            k8s_namespace=str(entry.get("namespace") or ""),
+            k8s_name=str(entry.get("name") or ""),
+            cilium_network_policy_id=policy_id,
+            policy=body,
+        )
+    )
+
+
+def _delete(policy_id: str, entry: Mapping[str, Any]) -> pb.CiliumNetworkPolicyState:
+    return pb.CiliumNetworkPolicyState(
+        delete=pb.DeleteCiliumNetworkPolicy(
+            k8s_namespace=str(entry.get("namespace") or ""),
+            k8s_name=str(entry.get("name") or ""),
+            cilium_network_policy_id=policy_id,
+        )
+    )
+
+
+@dataclass
+class RunningServer:
+    """A started server: its servicer, its port, and how to stop it."""
+
+    servicer: ReferenceControlPlane
+    server: grpc.Server
+    port: int
+
+    @property
+    def url(self) -> str:
+        """The ``--control-plane`` URL that reaches it."""
+        return f"grpc://127.0.0.1:{self.port}"
+
+    def stop(self, grace: float = 1.0) -> None:
+        """End every stream and stop listening."""
+        self.servicer.stop()
+        self.server.stop(grace).wait()
+
+
+def start(
+    servicer: ReferenceControlPlane, *, host: str = "127.0.0.1", port: int = 0
+) -> RunningServer:
+    """Serve ``servicer`` in background threads on ``host:port`` (0: a free port)."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    pb_grpc.add_ClusterServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+    bound = server.add_insecure_port(f"{host}:{port}")
+    server.start()
+    return RunningServer(servicer, server, bound)
