@@ -7,6 +7,7 @@
     |   +-- GitRemoteError            fetch/push failed for a reason that may go away
     |   +-- PushRejectedError         someone else pushed first: fetch, re-plan, retry
     |   +-- SourceUnavailableError    the control plane could not be read right now
+    |       +-- CursorExpiredError    the watch cursor is older than the server's history: resync
     +-- StalledError                  a person must act; retrying cannot help
     |   +-- ConfigError               bad usage or configuration (exit code 2)
     |   +-- UnsafePathError           the tree contains something we refuse to write through
@@ -41,6 +42,10 @@ class PushRejectedError(RetryableError):
 
 class SourceUnavailableError(RetryableError):
     """The control plane (or the desired-state file) could not be read."""
+
+
+class CursorExpiredError(SourceUnavailableError):
+    """The control plane no longer has the history after our cursor (OUT_OF_RANGE): resync."""
 
 
 class StalledError(CiliumGitopsError):

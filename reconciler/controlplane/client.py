@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import grpc
@@ -21,9 +21,13 @@ import grpc
 from reconciler.closing import Closing
 from reconciler.controlplane.gen import cluster_pb2 as pb
 from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc
-from reconciler.errors import ConfigError, SourceUnavailableError
+from reconciler.errors import ConfigError, CursorExpiredError, SourceUnavailableError
+from reconciler.events import Applied, Deleted, Event
 from reconciler.models import DesiredPolicy, PolicyKind, Rejection, parse_policy
 from reconciler.sources import DesiredState
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _STALLING = frozenset(
     {
@@ -68,10 +72,12 @@ class GrpcSource(Closing):
         else:
             channel = grpc.insecure_channel(endpoint.target)
         self._channel = channel
+        self._closed = False
         self._stub = pb_grpc.ClusterServiceStub(channel)  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
-        """Close the channel and its connections."""
+        """Close the channel and its connections; a watch in progress then ends quietly."""
+        self._closed = True
         self._channel.close()
 
     @property
@@ -98,6 +104,35 @@ class GrpcSource(Closing):
         except grpc.RpcError as exc:
             raise _translate(exc, "listing desired policies") from None
         return DesiredState(tuple(policies), tuple(rejections), highest)
+
+    def watch(self, cursor: int) -> Iterator[Event]:
+        """Every change after ``cursor``, as it happens; ends only on an error or ``close``."""
+        request = pb.WatchCiliumNetworkPoliciesRequest(region=self.region, version_last_seen=cursor)
+        try:
+            for state in self._stub.WatchCiliumNetworkPolicies(request, metadata=self._metadata):
+                yield event_from_state(state)
+        except grpc.RpcError as exc:
+            if (
+                self._closed
+                and isinstance(exc, grpc.Call)
+                and exc.code() is grpc.StatusCode.CANCELLED
+            ):
+                return
+            raise _translate(exc, f"watching from version {cursor}") from None
+
+
+def event_from_state(state: pb.CiliumNetworkPolicyState) -> Event:
+    """A wire message as an ``Applied`` or ``Deleted`` event."""
+    if state.WhichOneof("state") == "delete":
+        gone = state.delete
+        return Deleted(
+            state.version, gone.cilium_network_policy_id, gone.k8s_namespace, gone.k8s_name
+        )
+    parsed = policy_from_state(state)
+    policy_id = state.apply.cilium_network_policy_id or f"version {state.version}"
+    if isinstance(parsed, DesiredPolicy):
+        return Applied(state.version, policy_id, parsed)
+    return Applied(state.version, policy_id, None, tuple(parsed))
 
 
 def policy_from_state(state: pb.CiliumNetworkPolicyState) -> DesiredPolicy | list[Rejection]:
@@ -139,4 +174,6 @@ def _translate(exc: grpc.RpcError, doing: str) -> Exception:
     message = f"control plane: {doing}: {code.name}: {details}"
     if code in _STALLING:
         return ConfigError(message)
+    if code is grpc.StatusCode.OUT_OF_RANGE:
+        return CursorExpiredError(message)
     return SourceUnavailableError(message)

@@ -1,0 +1,107 @@
+"""The desired set a service holds: patched by watch events, equal to a fresh list."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import pytest
+from conftest import entry, wait_for
+
+from reconciler.controlplane.client import Endpoint, GrpcSource
+from reconciler.controlplane.server import ReferenceControlPlane, start
+from reconciler.errors import CursorExpiredError
+from reconciler.events import Applied, Deleted, DesiredSet, Event
+from reconciler.models import DesiredPolicy, Rejection, parse_policy
+from reconciler.sources import DesiredState
+
+if TYPE_CHECKING:
+    from reconciler.controlplane.server import RunningServer
+
+
+def policy(namespace: str, name: str, **kwargs: object) -> DesiredPolicy:
+    parsed = parse_policy(entry(namespace, name, **kwargs), position="test")  # type: ignore[arg-type]
+    assert isinstance(parsed, DesiredPolicy)
+    return parsed
+
+
+CART = policy("shop", "cart")
+API = policy("shop", "api")
+
+
+def test_events_patch_the_set_and_old_or_duplicate_events_change_nothing() -> None:
+    held = DesiredSet(DesiredState((CART,), (), 5))
+    assert not held.apply(Applied(5, API.id, API))  # not newer than what we hold
+    assert held.apply(Applied(6, API.id, API))
+    assert not held.apply(Applied(7, API.id, API))  # the same content again
+    assert held.version == 7
+    assert {p.id for p in held.state().policies} == {CART.id, API.id}
+    # Unchanged policies stay the same objects, so the next pass plans only the delta.
+    assert next(p for p in held.state().policies if p.id == CART.id) is CART
+
+
+def test_delete_by_id_by_name_and_of_unknown_is_idempotent() -> None:
+    held = DesiredSet(DesiredState((CART, API), (), 1))
+    assert held.apply(Deleted(2, CART.id, "shop", "cart"))
+    # An old control plane sends namespace and name only.
+    assert held.apply(Deleted(3, "", "shop", "api"))
+    assert not held.apply(Deleted(4, "nope", "shop", "nope"))
+    assert held.state() == DesiredState((), (), 4)
+
+
+def test_an_invalid_update_holds_the_policy_and_a_valid_one_releases_it() -> None:
+    held = DesiredSet(DesiredState((CART,), (), 1))
+    problem = Rejection(CART.id, "spec.ingress[0].toPort", "unknown field")
+    assert held.apply(Applied(2, CART.id, None, (problem,)))
+    state = held.state()
+    assert state.policies == ()
+    assert state.rejected_ids == {CART.id}  # its file is kept as it is
+    assert held.apply(Applied(3, CART.id, CART))
+    assert held.state() == DesiredState((CART,), (), 3)
+
+
+@pytest.fixture
+def server() -> RunningServer:
+    running = start(ReferenceControlPlane())
+    running.servicer.load([entry("shop", "cart"), entry("shop", "api")])
+    yield running  # type: ignore[misc]
+    running.stop()
+
+
+def test_watch_then_events_equal_a_fresh_list(server: RunningServer) -> None:
+    """Resync, then follow the stream: the held set ends where a new resync would."""
+    src = GrpcSource(Endpoint(f"127.0.0.1:{server.port}", tls=False), region="eu-west-1")
+    with src:
+        held = DesiredSet(src.desired())
+        received: list[Event] = []
+
+        def follow() -> None:
+            for event in src.watch(held.version):
+                received.append(event)  # noqa: PERF402 - appends as events arrive
+
+        thread = threading.Thread(target=follow, daemon=True)
+        thread.start()
+        server.servicer.load([entry("shop", "cart", port="9090"), entry("shop", "db")])
+        wait_for(lambda: len(received) >= 3, timeout=10, what="three events")
+        for event in received:
+            held.apply(event)
+        fresh = src.desired()
+        kinds = sorted(type(e).__name__ for e in received)
+    server.stop()
+    thread.join(timeout=10)
+    assert kinds == ["Applied", "Applied", "Deleted"]
+    assert sorted(held.state().policies, key=lambda p: p.id) == sorted(
+        fresh.policies, key=lambda p: p.id
+    )
+    assert held.version == server.servicer.version
+
+
+def test_watch_from_a_forgotten_cursor_asks_for_a_resync() -> None:
+    running = start(ReferenceControlPlane(history_limit=1))
+    running.servicer.load([entry("shop", "cart"), entry("shop", "api")])
+    src = GrpcSource(Endpoint(f"127.0.0.1:{running.port}", tls=False), region="eu-west-1")
+    try:
+        with src, pytest.raises(CursorExpiredError, match="OUT_OF_RANGE"):
+            next(iter(src.watch(0)))
+    finally:
+        running.stop()
