@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -114,42 +116,73 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
     }
 
 
+def _git_options(func: F) -> F:
+    """The options that say where and how to commit (shared by ``sync`` and ``run``)."""
+    for decorator in reversed(_GIT_OPTIONS):
+        func = decorator(func)
+    return func
+
+
+_GIT_OPTIONS: list[Callable[[Any], Any]] = [
+    _option(
+        "repo", required=True, metavar="URL", help="Git remote: file://, ssh://, https://, path."
+    ),
+    _option("branch", default="main", show_default=True, help="Branch Flux watches."),
+    _option(
+        "path", default=DEFAULT_PATH, show_default=True, help="Managed folder in the repository."
+    ),
+    _option(
+        "workdir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Clone to reuse between runs [default: a per-remote folder under ~/.cache].",
+    ),
+    _option("dry-run", is_flag=True, default=False, help="Print the plan; change nothing."),
+    _option("author", default="cilium-gitops <cilium-gitops@localhost>", show_default=True),
+    _option("committer", default=None, help="'Name <email>' [default: the author]."),
+    _option(
+        "git-token-file",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        default=None,
+        help=f"File holding an HTTPS token (or set {TOKEN_ENV} to the token itself).",
+    ),
+    _option("ssh-key", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None),
+    _option(
+        "known-hosts",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        default=None,
+        help="Pinned known_hosts for --ssh-key; host keys are checked strictly.",
+    ),
+    _option(
+        "push-attempts",
+        type=click.IntRange(1, 50),
+        default=5,
+        show_default=True,
+        help="Push tries when another writer pushed first (fetch, re-plan, retry).",
+    ),
+]
+
+
 @cli.command()
 @_source_options
-@_option("repo", required=True, metavar="URL", help="Git remote: file://, ssh://, https://, path.")
-@_option("branch", default="main", show_default=True, help="Branch Flux watches.")
-@_option("path", default=DEFAULT_PATH, show_default=True, help="Managed folder in the repository.")
-@_option(
-    "workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Clone to reuse between runs [default: a per-remote folder under ~/.cache].",
-)
-@_option("dry-run", is_flag=True, default=False, help="Print the plan; change nothing.")
-@_option("author", default="cilium-gitops <cilium-gitops@localhost>", show_default=True)
-@_option("committer", default=None, help="'Name <email>' [default: the author].")
-@_option(
-    "git-token-file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help=f"File holding an HTTPS token (or set {TOKEN_ENV} to the token itself).",
-)
-@_option("ssh-key", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
-@_option(
-    "known-hosts",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Pinned known_hosts for --ssh-key; host keys are checked strictly.",
-)
-@_option(
-    "push-attempts",
-    type=click.IntRange(1, 50),
-    default=5,
-    show_default=True,
-    help="Push tries when another writer pushed first (fetch, re-plan, retry).",
-)
+@_git_options
 def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
     """Reconcile once: plan, commit and push the managed tree, then exit."""
+    settings, options, workdir, cp_token = _git_setup(kw)
+
+    def run() -> tuple[DesiredState, Plan, str | None]:
+        templates = load_templates(kw["templates"])
+        state = read_state(kw["control_plane"], region=kw["region"], token=cp_token)
+        with Workspace(workdir, settings) as workspace:
+            result = reconcile(state, workspace, templates, options)
+        return state, result.plan, result.commit
+
+    secrets = (*settings.secrets, cp_token) if cp_token else settings.secrets
+    state, plan, commit = _guard(run, secrets=secrets)
+    _report_sync(kw, settings, options, (state, plan, commit))
+
+
+def _git_setup(kw: dict[str, Any]) -> tuple[GitSettings, PassOptions, Path, str | None]:
     token = _read_token(kw["git_token_file"])
     cp_token = _read_token(kw["token_file"], "token-file")
     settings = GitSettings(
@@ -172,16 +205,16 @@ def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywo
         backoff=Backoff(attempts=kw["push_attempts"]),
     )
     workdir = kw["workdir"] or default_workdir(kw["repo"], kw["branch"])
+    return settings, options, workdir, cp_token
 
-    def run() -> tuple[DesiredState, Plan, str | None]:
-        templates = load_templates(kw["templates"])
-        state = read_state(kw["control_plane"], region=kw["region"], token=cp_token)
-        with Workspace(workdir, settings) as workspace:
-            result = reconcile(state, workspace, templates, options)
-        return state, result.plan, result.commit
 
-    secrets = (*settings.secrets, cp_token) if cp_token else settings.secrets
-    state, plan, commit = _guard(run, secrets=secrets)
+def _report_sync(
+    kw: dict[str, Any],
+    settings: GitSettings,
+    options: PassOptions,
+    outcome: tuple[DesiredState, Plan, str | None],
+) -> None:
+    state, plan, commit = outcome
     rejections = state.rejections + plan.rejections
     if kw["output"] == "json":
         click.echo(
@@ -292,6 +325,68 @@ def _guard(func: Callable[[], T], *, secrets: tuple[str, ...] = ()) -> T:
 def _fail(code: int, message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+@cli.command("run")
+@_source_options
+@_git_options
+@_option(
+    "batch-window",
+    type=click.FloatRange(0),
+    default=1.0,
+    show_default=True,
+    help="Seconds to gather events into one commit after the first arrives.",
+)
+@_option(
+    "resync-interval",
+    type=click.FloatRange(1),
+    default=300.0,
+    show_default=True,
+    help="Seconds between full resyncs (jittered by 10%).",
+)
+@_option(
+    "max-delete-share",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="A resync deleting more than this share of managed policies commits nothing.",
+)
+@_option(
+    "allow-mass-delete",
+    is_flag=True,
+    default=False,
+    help="Lift the deletion guard (after checking the control plane is right).",
+)
+def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
+    """Run the service: follow the control plane's stream, batch, commit, resync; until stopped."""
+    from reconciler.controller import Controller, RunSettings  # noqa: PLC0415 - grpc on demand
+    from reconciler.sources import open_source  # noqa: PLC0415
+
+    if not kw["control_plane"].startswith(("grpc://", "grpcs://")):
+        _fail(EXIT_USAGE, "run needs a streaming control plane: --control-plane grpc://HOST:PORT")
+    settings, options, workdir, cp_token = _git_setup(kw)
+    run_settings = RunSettings(
+        batch_window=kw["batch_window"],
+        resync_interval=kw["resync_interval"],
+        max_delete_share=None if kw["allow_mass_delete"] else kw["max_delete_share"],
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def serve() -> None:
+        templates = load_templates(kw["templates"])
+        source = open_source(kw["control_plane"], region=kw["region"], token=cp_token)
+        with Workspace(workdir, settings) as workspace:
+            controller = Controller(source, workspace, templates, options, run_settings, stop=stop)  # type: ignore[arg-type]
+            log.warning(
+                "running: %s -> %s", kw["control_plane"], redact(kw["repo"], settings.secrets)
+            )
+            controller.run()
+
+    secrets = (*settings.secrets, cp_token) if cp_token else settings.secrets
+    _guard(serve, secrets=secrets)
+    log.warning("stopped")
 
 
 cli.add_command(control_plane)

@@ -12,6 +12,7 @@
     |   +-- ConfigError               bad usage or configuration (exit code 2)
     |   +-- UnsafePathError           the tree contains something we refuse to write through
     |   +-- WorkdirError              the workdir is not ours or is broken
+    |   +-- MassDeletionError         a pass would delete too much: a person must confirm
     +-- InvalidInputError             one input is bad: report it, skip it, carry on
         +-- PolicyRejectedError       a desired policy failed validation or collides
 
@@ -62,6 +63,10 @@ class UnsafePathError(StalledError):
 
 class WorkdirError(StalledError):
     """The working directory exists but is not a clone this tool made, or is damaged."""
+
+
+class MassDeletionError(StalledError):
+    """A pass would delete more of the managed policies than the guard allows; nothing done."""
 
 
 class InvalidInputError(CiliumGitopsError):

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from reconciler.apply import apply_plan, written_paths
-from reconciler.errors import ConfigError, PushRejectedError
+from reconciler.errors import ConfigError, MassDeletionError, PushRejectedError
 from reconciler.gitops import REGION_TRAILER, VERSION_TRAILER, Touched, Workspace
 from reconciler.plan import (
     Action,
@@ -63,6 +63,9 @@ class PassOptions:
     region: str | None = None
     dry_run: bool = False
     backoff: Backoff = field(default_factory=Backoff)
+    # Refuse a pass that would delete more than this share of the managed files (None: no
+    # limit). A control plane that suddenly answers "nothing" must not empty the cluster.
+    max_delete_share: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +129,7 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
         head = workspace.clean_head()
         key = f"{head}:{options.path}" if head is not None else None
         tree, plan, planned = _tree_and_plan(state, root, renderer, cache, key)
+        _guard_deletions(plan, options.max_delete_share)
         if options.dry_run or plan.is_empty:
             if cache is not None and key is not None and plan.is_empty:
                 held = state.rejected_ids
@@ -155,6 +159,19 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
             sleep(options.backoff.delay(attempt))
             continue
         return SyncResult(plan, commit, attempt)
+
+
+def _guard_deletions(plan: Plan, share: float | None) -> None:
+    deletes = plan.count(Action.DELETE)
+    if share is None or deletes == 0:
+        return
+    managed = deletes + plan.count(Action.UPDATE) + plan.count(Action.UNCHANGED)
+    if deletes > share * managed:
+        msg = (
+            f"refusing to delete {deletes} of {managed} managed policies (more than "
+            f"{share:.0%}); if the control plane is right, run once with the guard lifted"
+        )
+        raise MassDeletionError(msg)
 
 
 def _touched(tree: TreeSnapshot, plan: Plan) -> Touched:

@@ -96,6 +96,11 @@ class ReferenceControlPlane(pb_grpc.ClusterServiceServicer):
             self._stopping = True
             self._changed.notify_all()
 
+    def resume(self) -> None:
+        """Let watches run again after ``stop`` (a server restarted with the same state)."""
+        with self._changed:
+            self._stopping = False
+
     def _record(self, state: pb.CiliumNetworkPolicyState, region: str | None) -> None:
         self._version += 1
         state.version = self._version
@@ -228,6 +233,7 @@ def start(
     servicer: ReferenceControlPlane, *, host: str = "127.0.0.1", port: int = 0
 ) -> RunningServer:
     """Serve ``servicer`` in background threads on ``host:port`` (0: a free port)."""
+    servicer.resume()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     pb_grpc.add_ClusterServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     bound = server.add_insecure_port(f"{host}:{port}")

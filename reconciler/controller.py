@@ -1,0 +1,283 @@
+"""The long-running service: the watch loop, batching, and the resync loop.
+
+Sits on top of ``sync``: one worker thread owns the workspace and runs every reconcile pass,
+so git is never used concurrently. A watcher thread follows the control plane's stream and
+queues events; it reconnects with jittered backoff behind a circuit breaker. The worker:
+
+1. resyncs at start and then every ``resync_interval`` (jittered): the complete desired set
+   replaces what it holds, and the repository is repaired in one commit. A resync that would
+   delete more than ``max_delete_share`` of the managed policies commits nothing;
+2. in between, takes events in batches (the first event opens a ``batch_window``; at most
+   ``max_batch`` events), patches the held set, and reconciles once per batch.
+
+Events are hints; the resync is the truth. The repository records the version each commit
+reflects (trailer), so a restart resumes from git. If the remote is down, the held state is
+kept and pushed in one commit once it is back; if the control plane is down, nothing is
+deleted and the repository is left as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from reconciler.breaker import CircuitBreaker
+from reconciler.errors import (
+    ConfigError,
+    CursorExpiredError,
+    MassDeletionError,
+    RetryableError,
+    SourceUnavailableError,
+)
+from reconciler.events import Applied, DesiredSet, Event
+from reconciler.sync import Backoff, PassCache, PassOptions, SyncResult, reconcile
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from reconciler.gitops import Workspace
+    from reconciler.sources import DesiredState
+    from reconciler.templates import Templates
+
+log = logging.getLogger("cilium_gitops.controller")
+
+
+class WatchSource(Protocol):
+    """A control plane that can list the whole set and stream changes."""
+
+    def desired(self) -> DesiredState:
+        """The complete desired set."""
+        ...
+
+    def watch(self, cursor: int) -> Iterator[Event]:
+        """Every change after ``cursor``."""
+        ...
+
+    def close(self) -> None:
+        """Close connections; a watch in progress ends."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """How the service paces itself; every duration is in seconds."""
+
+    batch_window: float = 1.0
+    max_batch: int = 10_000
+    resync_interval: float = 300.0
+    resync_jitter: float = 0.1  # share of the interval, either way, so replicas spread out
+    retry_delay: float = 5.0  # after a failed pass (remote or control plane down)
+    reconnect: Backoff = field(default_factory=lambda: Backoff(attempts=0, base=1.0, ceiling=30.0))
+    breaker_threshold: int = 5
+    breaker_cool_down: float = 30.0
+    max_delete_share: float | None = 0.5
+
+
+@dataclass
+class Status:
+    """What the service has done, for logs, health checks and metrics."""
+
+    events: int = 0
+    rejected: int = 0
+    commits: int = 0
+    resyncs: int = 0
+    drift_commits: int = 0
+    guard_tripped: bool = False
+    last_sync: float | None = None
+    version: int = 0
+    ready: threading.Event = field(default_factory=threading.Event)
+
+
+_RESYNC = "resync"
+
+
+class Controller:
+    """Runs until ``stop`` is set; see the module docstring for the loop."""
+
+    def __init__(  # noqa: PLR0913 - the service's collaborators, each needed
+        self,
+        source: WatchSource,
+        workspace: Workspace,
+        templates: Templates,
+        options: PassOptions,
+        settings: RunSettings,
+        *,
+        stop: threading.Event,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Wire the collaborators; nothing runs until ``run``."""
+        self.source = source
+        self.workspace = workspace
+        self.templates = templates
+        self.options = options
+        self.settings = settings
+        self.stop = stop
+        self.clock = clock
+        self.status = Status()
+        self.breaker = CircuitBreaker(
+            threshold=settings.breaker_threshold, cool_down=settings.breaker_cool_down, clock=clock
+        )
+        self._queue: queue.Queue[Event | str | Exception] = queue.Queue()
+        self._cache = PassCache()
+        self._held: DesiredSet | None = None
+        self._pending = False  # held changes not yet pushed (a pass failed)
+        self._cursor = 0  # where the watcher resumes; advanced by resyncs and events
+
+    # -- the worker -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Resync, start watching, then batch events and resync on schedule until stopped."""
+        watcher = threading.Thread(target=self._watch_loop, name="cilium-gitops-watch", daemon=True)
+        next_resync = self.clock()
+        try:
+            while not self.stop.is_set():
+                if self.clock() >= next_resync:
+                    done = self._resync()
+                    delay = self._resync_delay() if done else self.settings.retry_delay
+                    next_resync = self.clock() + delay
+                    if done and not watcher.is_alive():
+                        watcher.start()
+                    continue
+                wait = max(0.0, min(next_resync - self.clock(), 1.0))
+                batch, resync = self._collect(wait)
+                if resync:
+                    next_resync = self.clock()
+                if batch or self._pending:
+                    self._apply(batch)
+        finally:
+            self.stop.set()
+            self.source.close()
+            if watcher.is_alive():
+                watcher.join(timeout=10)
+
+    def _resync_delay(self) -> float:
+        jitter = self.settings.resync_jitter * (2 * random.random() - 1)  # noqa: S311 - spread, not secrecy
+        return self.settings.resync_interval * (1 + jitter)
+
+    def _resync(self) -> bool:
+        try:
+            state = self.source.desired()
+        except SourceUnavailableError as exc:
+            log.warning("resync: control plane unavailable, repository left as it is: %s", exc)
+            return False
+        self.status.resyncs += 1
+        self._held = DesiredSet(state)
+        self._cursor = max(self._cursor, state.version)
+        options = PassOptions(
+            path=self.options.path,
+            region=self.options.region,
+            backoff=self.options.backoff,
+            max_delete_share=self.settings.max_delete_share,
+        )
+        result = self._pass(options, "resync")
+        if result is not None and result.commit is not None:
+            self.status.drift_commits += 1
+        return result is not None
+
+    def _collect(self, wait: float) -> tuple[list[Event], bool]:
+        """The next batch: wait up to ``wait`` for a first event, then up to the window."""
+        batch: list[Event] = []
+        resync = False
+        deadline: float | None = None
+        timeout = wait
+        while len(batch) < self.settings.max_batch:
+            try:
+                item = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, Exception):
+                raise item
+            if item == _RESYNC:
+                resync = True
+                break
+            if isinstance(item, str):  # pragma: no cover - only _RESYNC is a string
+                continue
+            batch.append(item)
+            if deadline is None:
+                deadline = self.clock() + self.settings.batch_window
+            timeout = max(0.0, deadline - self.clock())
+        return batch, resync
+
+    def _apply(self, batch: list[Event]) -> None:
+        if self._held is None:
+            return
+        self.status.events += len(batch)
+        changed = [self._held.apply(event) for event in batch]
+        self.status.rejected += sum(1 for e in batch if isinstance(e, Applied) and e.policy is None)
+        if any(changed) or self._pending:
+            self._pass(self.options, f"{len(batch)} event(s)")
+
+    def _pass(self, options: PassOptions, why: str) -> SyncResult | None:
+        assert self._held is not None  # noqa: S101 - a pass always follows a resync
+        state = self._held.state()
+        started = self.clock()
+        try:
+            result = reconcile(
+                state,
+                self.workspace,
+                self.templates,
+                options,
+                sleep=self._sleep,
+                cache=self._cache,
+            )
+        except MassDeletionError as exc:
+            self.status.guard_tripped = True
+            log.error("%s: %s", why, exc)  # noqa: TRY400 - the message is the whole story
+            return None
+        except RetryableError as exc:
+            self._pending = True
+            log.warning("%s: not pushed yet, kept in memory: %s", why, exc)
+            return None
+        self._pending = False
+        self.status.guard_tripped = False
+        self.status.last_sync = self.clock()
+        self.status.version = state.version
+        self.status.ready.set()
+        if result.commit is not None:
+            self.status.commits += 1
+            log.info(
+                "%s: pushed %s (%s) at version %d in %.2fs",
+                why, result.commit[:12], result.plan.summary, state.version, self.clock() - started,
+            )  # fmt: skip
+        return result
+
+    def _sleep(self, seconds: float) -> None:
+        # Push-retry backoff that a stop request cuts short.
+        self.stop.wait(seconds)
+
+    # -- the watcher ----------------------------------------------------------------------
+
+    def _watch_loop(self) -> None:
+        attempt = 0
+        while not self.stop.is_set():
+            if not self.breaker.allow():
+                self.stop.wait(1.0)
+                continue
+            cursor = self._cursor
+            try:
+                for event in self.source.watch(cursor):
+                    if attempt:
+                        log.info("watch: reconnected at version %d", cursor)
+                    attempt = 0
+                    self.breaker.record_success()
+                    self._cursor = max(self._cursor, event.version)
+                    self._queue.put(event)
+                if self.stop.is_set():
+                    return
+                raise SourceUnavailableError("the control plane ended the watch")  # noqa: TRY301
+            except ConfigError as exc:
+                self._queue.put(exc)
+                return
+            except CursorExpiredError as exc:
+                log.warning("watch: %s; resyncing", exc)
+                self._queue.put(_RESYNC)
+            except SourceUnavailableError as exc:
+                log.warning("watch: %s (breaker %s)", exc, self.breaker.state)
+            self.breaker.record_failure()
+            attempt += 1
+            self.stop.wait(self.settings.reconnect.delay(attempt))

@@ -1,0 +1,214 @@
+"""The long-running service against a real gRPC control plane and a real bare remote."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+import pytest
+from conftest import DEFAULT_PATH, Remote, entry, git, wait_for
+
+from reconciler.controller import Controller, RunSettings
+from reconciler.controlplane.client import Endpoint, GrpcSource
+from reconciler.controlplane.server import ReferenceControlPlane, RunningServer, start
+from reconciler.gitops import GitSettings, Identity, Workspace
+from reconciler.sync import PassOptions
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+    from typing import Self
+
+    from reconciler.templates import Templates
+
+FAST = RunSettings(batch_window=0.3, resync_interval=3600, retry_delay=0.2, breaker_cool_down=0.2)
+
+
+class Service:
+    """A controller running in a thread, as ``cilium-gitops run`` runs it."""
+
+    def __init__(
+        self,
+        server_port: int,
+        remote: Remote,
+        workdir: Path,
+        templates: Templates,
+        settings: RunSettings = FAST,
+    ) -> None:
+        self.stop = threading.Event()
+        self.source = GrpcSource(
+            Endpoint(f"127.0.0.1:{server_port}", tls=False), region="eu-west-1"
+        )
+        git_settings = GitSettings(url=remote.url, author=Identity("bot", "bot@example.com"))
+        self.workspace = Workspace(workdir, git_settings)
+        self.controller = Controller(
+            self.source, self.workspace, templates, PassOptions(), settings, stop=self.stop
+        )
+        self.thread = threading.Thread(target=self.controller.run, daemon=True)
+        self.thread.start()
+
+    def __enter__(self) -> Self:
+        wait_for(self.controller.status.ready.is_set, timeout=20, what="the first sync")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=20)
+        assert not self.thread.is_alive()
+        self.workspace.close()
+
+
+@pytest.fixture
+def server() -> Iterator[RunningServer]:
+    running = start(ReferenceControlPlane())
+    running.servicer.load([entry("shop", "cart", port="80"), entry("shop", "api")])
+    yield running
+    running.stop()
+
+
+def files(remote: Remote) -> list[str]:
+    born = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "refs/heads/main"],
+        cwd=remote.path,
+        capture_output=True,
+        check=False,
+    )
+    return sorted(remote.files(f"{DEFAULT_PATH}/shop")) if born.returncode == 0 else []
+
+
+def port_in(remote: Remote, name: str) -> str:
+    return remote.show(f"{DEFAULT_PATH}/shop/{name}.yaml")
+
+
+def test_a_change_flows_from_the_control_plane_to_a_commit(
+    server: RunningServer, remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
+    with Service(server.port, remote, tmp_path / "work", templates):
+        assert len(files(remote)) == 3
+        first = remote.commits()
+        server.servicer.load([entry("shop", "cart", port="9090"), entry("shop", "db")])
+        wait_for(
+            lambda: len(remote.commits()) > len(first), timeout=20, what="a commit for the edit"
+        )
+        wait_for(lambda: '"9090"' in port_in(remote, "cart"), timeout=20, what="the new port")
+        assert sorted(files(remote)) == [
+            f"{DEFAULT_PATH}/shop/cart.yaml",
+            f"{DEFAULT_PATH}/shop/db.yaml",
+            f"{DEFAULT_PATH}/shop/kustomization.yaml",
+        ]
+        message = git("log", "-1", "--format=%B", "main", cwd=remote.path)
+        assert f"Control-Plane-Version: {server.servicer.version}" in message
+
+
+def test_a_burst_of_events_becomes_few_commits(
+    server: RunningServer, remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
+    with Service(
+        server.port,
+        remote,
+        tmp_path / "work",
+        templates,
+        RunSettings(batch_window=1.0, resync_interval=3600),
+    ) as service:
+        before = len(remote.commits())
+        for port in range(8000, 8050):
+            server.servicer.load([entry("shop", "cart", port=str(port)), entry("shop", "api")])
+        wait_for(lambda: '"8049"' in port_in(remote, "cart"), timeout=30, what="the last edit")
+        assert service.controller.status.events >= 50
+        assert len(remote.commits()) - before <= 3
+
+
+def test_the_service_catches_up_after_the_control_plane_restarts(
+    server: RunningServer, remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
+    with Service(server.port, remote, tmp_path / "work", templates):
+        servicer, port = server.servicer, server.port
+        server.stop()
+        # While it is down, the control plane's state moves on; then it comes back on its port.
+        servicer.load([entry("shop", "cart", port="7070"), entry("shop", "api")])
+        again = start(servicer, port=port)
+        try:
+            wait_for(lambda: '"7070"' in port_in(remote, "cart"), timeout=40, what="catch-up")
+        finally:
+            again.stop()
+
+
+def test_a_control_plane_that_suddenly_lists_nothing_deletes_nothing(
+    server: RunningServer, remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
+    first = Service(server.port, remote, tmp_path / "work", templates)
+    wait_for(first.controller.status.ready.is_set, timeout=20, what="first sync")
+    first.close()
+    commits = remote.commits()
+    server.servicer.load([])  # a wrong region, a broken database: everything "gone"
+    second = Service(server.port, remote, tmp_path / "work2", templates)
+    try:
+        wait_for(lambda: second.controller.status.guard_tripped, timeout=20, what="the guard")
+        assert remote.commits() == commits
+        assert len(files(remote)) == 3
+    finally:
+        second.close()
+
+
+def run_command(server: RunningServer, remote: Remote, workdir: Path) -> subprocess.Popen[str]:
+    args = [sys.executable, "-m", "reconciler", "run", "--control-plane", server.url]
+    args += ["--region", "eu-west-1", "--repo", remote.url, "--workdir", str(workdir)]
+    args += ["--batch-window", "0.2"]
+    return subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+
+
+def test_run_command_follows_edits_and_stops_on_sigterm(
+    server: RunningServer, remote: Remote, tmp_path: Path
+) -> None:
+    process = run_command(server, remote, tmp_path / "work")
+    try:
+        wait_for(lambda: len(files(remote)) == 3, timeout=30, what="the first sync")
+        server.servicer.load([entry("shop", "cart", port="6060")])
+        wait_for(lambda: len(files(remote)) == 2, timeout=30, what="the delete")
+        assert '"6060"' in port_in(remote, "cart")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        _, stderr = process.communicate()
+    assert "stopped" in stderr
+
+
+def test_killed_service_restarts_to_the_same_tree_without_duplicate_commits(
+    server: RunningServer, remote: Remote, tmp_path: Path
+) -> None:
+    process = run_command(server, remote, tmp_path / "work")
+    try:
+        wait_for(lambda: len(files(remote)) == 3, timeout=30, what="the first sync")
+        for port in range(5000, 5020):
+            server.servicer.load([entry("shop", "cart", port=str(port)), entry("shop", "api")])
+        process.send_signal(signal.SIGKILL)  # in the middle of a batch, or of a push
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    restarted = run_command(server, remote, tmp_path / "work")
+    try:
+        wait_for(lambda: '"5019"' in port_in(remote, "cart"), timeout=30, what="catch-up")
+        commits = remote.commits()
+        subjects = git("log", "--format=%s", "main", cwd=remote.path).splitlines()
+        # Nothing committed twice: every commit changed something, and the newest reflects
+        # the control plane's newest version.
+        assert all("0 created, 0 updated, 0 deleted" not in s for s in subjects)
+        message = git("log", "-1", "--format=%B", "main", cwd=remote.path)
+        assert f"Control-Plane-Version: {server.servicer.version}" in message
+        restarted.send_signal(signal.SIGTERM)
+        assert restarted.wait(timeout=30) == 0
+        assert remote.commits() == commits
+    finally:
+        if restarted.poll() is None:
+            restarted.kill()
+        restarted.communicate()
