@@ -352,6 +352,12 @@ def _fail(code: int, message: str) -> NoReturn:
     help="A resync deleting more than this share of managed policies commits nothing.",
 )
 @_option(
+    "http-address",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve /healthz, /readyz and /metrics here (e.g. 0.0.0.0:8080) [default: off].",
+)
+@_option(
     "allow-mass-delete",
     is_flag=True,
     default=False,
@@ -360,6 +366,7 @@ def _fail(code: int, message: str) -> NoReturn:
 def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
     """Run the service: follow the control plane's stream, batch, commit, resync; until stopped."""
     from reconciler.controller import Controller, RunSettings  # noqa: PLC0415 - grpc on demand
+    from reconciler.health import serve_http  # noqa: PLC0415
     from reconciler.sources import open_source  # noqa: PLC0415
 
     if not kw["control_plane"].startswith(("grpc://", "grpcs://")):
@@ -379,6 +386,10 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
         source = open_source(kw["control_plane"], region=kw["region"], token=cp_token)
         with Workspace(workdir, settings) as workspace:
             controller = Controller(source, workspace, templates, options, run_settings, stop=stop)  # type: ignore[arg-type]
+            if kw["http_address"]:
+                metrics, ready = controller.metrics, controller.status.ready.is_set
+                _, port = serve_http(kw["http_address"], metrics, ready)
+                log.warning("http: /healthz /readyz /metrics on port %d", port)
             log.warning(
                 "running: %s -> %s", kw["control_plane"], redact(kw["repo"], settings.secrets)
             )

@@ -35,6 +35,7 @@ from reconciler.errors import (
     SourceUnavailableError,
 )
 from reconciler.events import Applied, DesiredSet, Event
+from reconciler.health import Metrics
 from reconciler.sync import Backoff, PassCache, PassOptions, SyncResult, reconcile
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ class Controller:
         *,
         stop: threading.Event,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
         """Wire the collaborators; nothing runs until ``run``."""
         self.source = source
@@ -119,6 +121,7 @@ class Controller:
         self.stop = stop
         self.clock = clock
         self.status = Status()
+        self.metrics = metrics or Metrics()
         self.breaker = CircuitBreaker(
             threshold=settings.breaker_threshold, cool_down=settings.breaker_cool_down, clock=clock
         )
@@ -177,6 +180,7 @@ class Controller:
         result = self._pass(options, "resync")
         if result is not None and result.commit is not None:
             self.status.drift_commits += 1
+            self.metrics.drift.inc()
         return result is not None
 
     def _collect(self, wait: float) -> tuple[list[Event], bool]:
@@ -207,8 +211,11 @@ class Controller:
         if self._held is None:
             return
         self.status.events += len(batch)
+        self.metrics.events.inc(len(batch))
         changed = [self._held.apply(event) for event in batch]
-        self.status.rejected += sum(1 for e in batch if isinstance(e, Applied) and e.policy is None)
+        rejected = sum(1 for e in batch if isinstance(e, Applied) and e.policy is None)
+        self.status.rejected += rejected
+        self.metrics.rejected.inc(rejected)
         if any(changed) or self._pending:
             self._pass(self.options, f"{len(batch)} event(s)")
 
@@ -227,6 +234,7 @@ class Controller:
             )
         except MassDeletionError as exc:
             self.status.guard_tripped = True
+            self.metrics.guard.set(1)
             log.error("%s: %s", why, exc)  # noqa: TRY400 - the message is the whole story
             return None
         except RetryableError as exc:
@@ -238,8 +246,14 @@ class Controller:
         self.status.last_sync = self.clock()
         self.status.version = state.version
         self.status.ready.set()
+        self.metrics.guard.set(0)
+        self.metrics.last_sync.set_to_current_time()
+        self.metrics.version.set(state.version)
+        self.metrics.duration.observe(self.clock() - started)
+        self.metrics.push_retries.inc(result.attempts - 1)
         if result.commit is not None:
             self.status.commits += 1
+            self.metrics.commits.inc()
             log.info(
                 "%s: pushed %s (%s) at version %d in %.2fs",
                 why, result.commit[:12], result.plan.summary, state.version, self.clock() - started,
@@ -265,6 +279,7 @@ class Controller:
                         log.info("watch: reconnected at version %d", cursor)
                     attempt = 0
                     self.breaker.record_success()
+                    self.metrics.breaker.state(self.breaker.state.value)
                     self._cursor = max(self._cursor, event.version)
                     self._queue.put(event)
                 if self.stop.is_set():
@@ -279,5 +294,6 @@ class Controller:
             except SourceUnavailableError as exc:
                 log.warning("watch: %s (breaker %s)", exc, self.breaker.state)
             self.breaker.record_failure()
+            self.metrics.breaker.state(self.breaker.state.value)
             attempt += 1
             self.stop.wait(self.settings.reconnect.delay(attempt))

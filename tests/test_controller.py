@@ -6,6 +6,8 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from typing import TYPE_CHECKING
 
 import pytest
@@ -15,6 +17,7 @@ from reconciler.controller import Controller, RunSettings
 from reconciler.controlplane.client import Endpoint, GrpcSource
 from reconciler.controlplane.server import ReferenceControlPlane, RunningServer, start
 from reconciler.gitops import GitSettings, Identity, Workspace
+from reconciler.health import Metrics, serve_http
 from reconciler.sync import PassOptions
 
 if TYPE_CHECKING:
@@ -212,3 +215,45 @@ def test_killed_service_restarts_to_the_same_tree_without_duplicate_commits(
         if restarted.poll() is None:
             restarted.kill()
         restarted.communicate()
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_probes_and_metrics(
+    server: RunningServer, remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
+    metrics = Metrics()
+    ready = threading.Event()
+    http, port = serve_http("127.0.0.1:0", metrics, ready.is_set)
+    try:
+        assert get(port, "/healthz") == (200, "ok\n")
+        assert get(port, "/readyz")[0] == 503
+        with Service(server.port, remote, tmp_path / "work", templates) as service:
+            http.shutdown()
+            http.server_close()
+            http, port = serve_http(
+                "127.0.0.1:0", service.controller.metrics, service.controller.status.ready.is_set
+            )
+            assert get(port, "/readyz") == (200, "ready\n")
+            server.servicer.load([entry("shop", "cart", port="4040")])
+            wait_for(lambda: '"4040"' in port_in(remote, "cart"), timeout=20, what="the edit")
+            wait_for(
+                lambda: "cilium_gitops_commits_pushed_total 2.0" in get(port, "/metrics")[1],
+                timeout=20,
+                what="metrics",
+            )
+            text = get(port, "/metrics")[1]
+        assert f"cilium_gitops_control_plane_version {float(server.servicer.version)}" in text
+        assert "cilium_gitops_events_received_total 2.0" in text  # one apply, one delete
+        assert 'cilium_gitops_breaker{cilium_gitops_breaker="closed"} 1.0' in text
+        assert "cilium_gitops_sync_duration_seconds_count" in text
+        assert get(port, "/nope")[0] == 404
+    finally:
+        http.shutdown()
+        http.server_close()
