@@ -1,12 +1,13 @@
 """``cilium-gitops demo``: the whole flow, offline, on a temporary local remote.
 
-Sits beside the CLI and uses the same pieces as ``sync``: it seeds a bare repository from the
-shipped ``sample-repo`` (without the generated policies), then runs three passes against it from
-a control-plane file it edits between passes:
+Sits beside the CLI and uses the same pieces as ``sync`` and ``run``: it seeds a bare repository
+from the shipped ``sample-repo`` (without the generated policies) and starts the reference
+control plane on 127.0.0.1, serving the sample desired state over real gRPC. Then:
 
 1. the first sync renders and pushes every sample policy in one commit;
 2. one policy changes and another is removed: the second commit updates one file, deletes one;
-3. nothing changed: the third sync makes no commit.
+3. nothing changed: the third sync makes no commit;
+4. the long-running service follows the control plane's stream: a live edit becomes a commit.
 
 Everything lives under one folder that is printed, so a user can ``git log`` the result.
 """
@@ -15,15 +16,21 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
+from reconciler.controller import Controller, RunSettings
+from reconciler.controlplane.client import Endpoint, GrpcSource
+from reconciler.controlplane.server import ReferenceControlPlane, RunningServer, start
+from reconciler.errors import SourceUnavailableError
 from reconciler.gitops import GitSettings, Identity, Workspace, init_bare
+from reconciler.plan import Plan
 from reconciler.report import plan_lines
-from reconciler.sources import FileSource
 from reconciler.sync import DEFAULT_PATH, PassOptions, SyncResult, reconcile
 from reconciler.templates import data_dir, load_templates
 
@@ -35,6 +42,9 @@ DESIRED_STATE = "desired-state.yaml"
 # The policy the demo edits and the one it removes between the first and second sync.
 EDITED = ("shop", "allow-get-only")
 REMOVED = ("payments", "allow-dns-egress")
+# The policy edited live in step 4, and the region the sample's policies belong to.
+LIVE = ("shop", "default-deny-ingress")
+REGION = "eu-west-1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,17 +72,43 @@ def run_demo(directory: Path | None, echo: Callable[[str], None]) -> DemoResult:
     desired = base / "control-plane" / DESIRED_STATE
     desired.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(sample / DESIRED_STATE, desired)
+    servicer = ReferenceControlPlane()
+    servicer.load_file(desired)
+    server = start(servicer)
     echo(f"demo folder:    {base}")
     echo(f"bare remote:    {remote_url} (seeded from the sample Flux repository)")
-    echo(f"control plane:  {desired}")
-    templates = load_templates()
+    echo(f"control plane:  {server.url} (the reference server, serving {desired})")
+    try:
+        passes = _passes(server, desired, settings, base / "workdir", echo)
+        passes.append(_live(server, desired, settings, base / "workdir", echo))
+    finally:
+        server.stop()
     workdir = base / "workdir"
+    echo("")
+    echo(f"look around:    git -C {workdir} log --stat")
+    echo(f"                kubectl kustomize {workdir / DEFAULT_PATH}")
+    return DemoResult(base, remote_url, workdir, tuple(passes))
+
+
+def _source(server: RunningServer) -> GrpcSource:
+    return GrpcSource(Endpoint(f"127.0.0.1:{server.port}", tls=False), region=REGION)
+
+
+def _passes(
+    server: RunningServer,
+    desired: Path,
+    settings: GitSettings,
+    workdir: Path,
+    echo: Callable[[str], None],
+) -> list[SyncResult]:
+    """Steps 1 to 3: one ``sync`` each, as ``cilium-gitops sync`` runs it."""
+    templates = load_templates()
     passes: list[SyncResult] = []
     steps: list[tuple[str, Callable[[], None] | None]] = [
         ("1. first sync: render every desired policy", None),
         (
             f"2. the control plane changes {'/'.join(EDITED)} and removes {'/'.join(REMOVED)}",
-            lambda: _edit_desired_state(desired),
+            lambda: _edit_and_publish(server, desired),
         ),
         ("3. sync again with nothing changed: no commit", None),
     ]
@@ -82,7 +118,8 @@ def run_demo(directory: Path | None, echo: Callable[[str], None]) -> DemoResult:
             echo(f"== {title}")
             if before is not None:
                 before()
-            state = FileSource(desired).desired()
+            with _source(server) as source:
+                state = source.desired()
             result = reconcile(state, workspace, templates, PassOptions())
             passes.append(result)
             for line in plan_lines(result.plan):
@@ -95,10 +132,54 @@ def run_demo(directory: Path | None, echo: Callable[[str], None]) -> DemoResult:
             if len(passes) == 1:
                 echo("   tree:")
                 echo(_indent(_tree(workdir / DEFAULT_PATH), "     "))
+    return passes
+
+
+def _live(
+    server: RunningServer,
+    desired: Path,
+    settings: GitSettings,
+    workdir: Path,
+    echo: Callable[[str], None],
+) -> SyncResult:
+    """Step 4: ``cilium-gitops run`` follows the stream; one live edit becomes one commit."""
     echo("")
-    echo(f"look around:    git -C {workdir} log --stat")
-    echo(f"                kubectl kustomize {workdir / DEFAULT_PATH}")
-    return DemoResult(base, remote_url, workdir, tuple(passes))
+    echo(f"== 4. the service follows the stream: the control plane edits {'/'.join(LIVE)}")
+    stop = threading.Event()
+    run_settings = RunSettings(batch_window=0.2, resync_interval=3600)
+    with _source(server) as source, Workspace(workdir, settings) as workspace:
+        controller = Controller(
+            source, workspace, load_templates(), PassOptions(), run_settings, stop=stop
+        )
+        thread = threading.Thread(target=controller.run, daemon=True)
+        thread.start()
+        try:
+            _wait(controller.status.ready.is_set, "the service's first resync")
+            _edit_desired_state(desired, edited=LIVE, removed=None, note="live edit")
+            version = server.servicer.load_file(desired)
+            echo(f"   control plane: version {version}; the service gets the event and commits")
+            _wait(lambda: controller.status.commits > 0, "the live commit")
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+        head = workspace.head()
+        echo("")
+        echo(_indent(workspace.describe(head or "HEAD")))
+    return SyncResult(Plan(changes=()), head, 1)
+
+
+def _edit_and_publish(server: RunningServer, desired: Path) -> None:
+    _edit_desired_state(desired)
+    server.servicer.load_file(desired)
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            msg = f"demo: timed out waiting for {what}"
+            raise SourceUnavailableError(msg)
+        time.sleep(0.05)
 
 
 def _seed(sample: Path, seed_dir: Path, settings: GitSettings) -> None:
@@ -123,19 +204,25 @@ def _generated(sample: Path, folder: Path) -> set[str]:
     return set()
 
 
-def _edit_desired_state(path: Path) -> None:
+def _edit_desired_state(
+    path: Path,
+    *,
+    edited: tuple[str, str] = EDITED,
+    removed: tuple[str, str] | None = REMOVED,
+    note: str = "reviewed by the platform team",
+) -> None:
     """Change one policy's body and drop another, as a control-plane operator would."""
     yaml = YAML()
     document: Any = yaml.load(path)
     kept = []
     for entry in document["policies"]:
         key = (entry.get("namespace"), entry.get("name"))
-        if key == REMOVED:
+        if key == removed:
             continue
-        if key == EDITED:
+        if key == edited:
             body = entry["policy"]
             spec = body.get("spec", body)
-            spec["description"] = "Catalog answers GET only; reviewed by the platform team"
+            spec["description"] = f"{spec.get('description', key[1])}; {note}"
             entry["version"] = int(document.get("version") or 0) + 100
         kept.append(entry)
     document["policies"] = kept

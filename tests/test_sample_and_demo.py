@@ -48,7 +48,7 @@ def test_sample_policies_are_what_the_tool_renders(tmp_path: Path, templates: Te
     assert wanted <= set(rendered)
 
 
-def test_demo_makes_two_commits_then_none(tmp_path: Path) -> None:
+def test_demo_makes_two_commits_then_none_then_a_live_one(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["demo", "--dir", str(tmp_path / "demo")], catch_exceptions=False
     )
@@ -56,6 +56,7 @@ def test_demo_makes_two_commits_then_none(tmp_path: Path) -> None:
     remote = tmp_path / "demo" / "remote.git"
     subjects = git("log", "--format=%s", "main", cwd=remote).splitlines()
     assert subjects == [
+        "network-policies: 0 created, 1 updated, 0 deleted",  # the live edit, via the stream
         "network-policies: 0 created, 1 updated, 1 deleted",
         "network-policies: 6 created, 0 updated, 0 deleted",
         "Flux repository layout: clusters and Cilium",
@@ -63,6 +64,9 @@ def test_demo_makes_two_commits_then_none(tmp_path: Path) -> None:
     out = result.output
     assert str(tmp_path / "demo") in out
     assert out.count("no commit: the repository already matches") == 1
+    assert "control plane:  grpc://127.0.0.1:" in out
+    live = git("show", f"main:{DEFAULT_PATH}/shop/default-deny-ingress.yaml", cwd=remote)
+    assert "live edit" in live
     files = git("ls-tree", "-r", "--name-only", "main", cwd=remote).split()
     assert f"{DEFAULT_PATH}/payments/allow-dns-egress.yaml" not in files
     assert "clusters/production/infrastructure.yaml" in files
