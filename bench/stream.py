@@ -142,11 +142,14 @@ def main() -> None:
     }
     print(f"N = {args.n:,} apply events, batch window {WINDOW:.1f} s")
     print(
-        f"  (e) burst to pushed commits  {burst:8.3f} s in {commits} commits  vs cold sync {cold:8.3f} s  ratio {burst / cold:5.2f}  (target <= 1.5, <= 5 commits)"
+        f"  (e) burst to pushed commits  {burst:8.3f} s in {commits} commits  "
+        f"vs cold sync {cold:8.3f} s  ratio {burst / cold:5.2f}  (target <= 1.5, <= 5 commits)"
     )
     limit = WINDOW + 1.5 * raw_one
+    verdict = "ok" if one <= limit else "over"
     print(
-        f"  (f) one event, median of 50  {one:8.3f} s  vs window + 1.5 x raw git {limit:8.3f} s  (raw {raw_one:.3f} s)  {'ok' if one <= limit else 'over'}"
+        f"  (f) one event, median of 50  {one:8.3f} s  vs window + 1.5 x raw git "
+        f"{limit:8.3f} s  (raw {raw_one:.3f} s)  {verdict}"
     )
     print(f"  (g) client consumption       {rate:8.0f} events/s  (target >= 20,000)")
     if args.json:
