@@ -130,18 +130,12 @@ class CiliumModel(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True)
 
 
-def _exactly_one(model: BaseModel, *aliases: str) -> None:
-    given = [alias for alias in aliases if _alias_value(model, alias) is not None]
-    if len(given) != 1:
-        found = f"got {' and '.join(given)}" if given else "got none"
-        raise ValueError(f"exactly one of {', '.join(aliases)} is required ({found})")
-
-
-def _alias_value(model: BaseModel, alias: str) -> object:
-    for name, info in type(model).model_fields.items():
-        if info.alias == alias:
-            return getattr(model, name)
-    raise KeyError(alias)  # pragma: no cover - a typo in this module
+def _exactly_one(**given: object) -> None:
+    """Check a one-of group; keyword names are the document's keys, values the fields."""
+    present = [key for key, value in given.items() if value is not None]
+    if len(present) != 1:
+        found = f"got {' and '.join(present)}" if present else "got none"
+        raise ValueError(f"exactly one of {', '.join(given)} is required ({found})")
 
 
 # -- selectors ---------------------------------------------------------------------------------
@@ -184,7 +178,11 @@ class CIDRRule(CiliumModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> CIDRRule:
-        _exactly_one(self, "cidr", "cidrGroupRef", "cidrGroupSelector")
+        _exactly_one(
+            cidr=self.cidr,
+            cidrGroupRef=self.cidr_group_ref,
+            cidrGroupSelector=self.cidr_group_selector,
+        )
         return self
 
 
@@ -196,7 +194,7 @@ class FQDNSelector(CiliumModel):
 
     @model_validator(mode="after")
     def _one_matcher(self) -> FQDNSelector:
-        _exactly_one(self, "matchName", "matchPattern")
+        _exactly_one(matchName=self.match_name, matchPattern=self.match_pattern)
         return self
 
 
@@ -320,7 +318,7 @@ class L7Rules(CiliumModel):
 
     @model_validator(mode="after")
     def _one_kind(self) -> L7Rules:
-        _exactly_one(self, "http", "kafka", "dns", "l7proto")
+        _exactly_one(http=self.http, kafka=self.kafka, dns=self.dns, l7proto=self.l7proto)
         return self
 
 
@@ -464,7 +462,7 @@ class Rule(CiliumModel):
 
     @model_validator(mode="after")
     def _selector_and_direction(self) -> Rule:
-        _exactly_one(self, "endpointSelector", "nodeSelector")
+        _exactly_one(endpointSelector=self.endpoint_selector, nodeSelector=self.node_selector)
         directions = (self.ingress, self.ingress_deny, self.egress, self.egress_deny)
         if all(direction is None for direction in directions):
             raise ValueError("at least one of ingress, ingressDeny, egress, egressDeny is required")
