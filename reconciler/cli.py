@@ -29,6 +29,7 @@ from reconciler.config import env_var, load_config
 from reconciler.controlplane.command import control_plane
 from reconciler.errors import CiliumGitopsError, ConfigError, redact
 from reconciler.gitops import GitSettings, Identity, Workspace, default_workdir
+from reconciler.logs import configure
 from reconciler.report import plan_json, plan_lines, rejection_lines
 from reconciler.sources import DesiredState, read_state
 from reconciler.sync import DEFAULT_PATH, Backoff, PassOptions, reconcile, render_only
@@ -105,7 +106,7 @@ def _source_options(func: F) -> F:
 def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
     """Keep a GitOps repository's CiliumNetworkPolicies in step with a control plane."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    configure(level)
     if config is None:
         return
     known = {p.name for command in cli.commands.values() for p in command.params if p.name}
