@@ -31,7 +31,7 @@ from reconciler.errors import CiliumGitopsError, ConfigError, redact
 from reconciler.gitops import GitSettings, Identity, Workspace, default_workdir
 from reconciler.logs import configure
 from reconciler.report import plan_json, plan_lines, rejection_lines
-from reconciler.sources import DesiredState, read_state
+from reconciler.sources import DesiredState, TlsFiles, read_state
 from reconciler.sync import DEFAULT_PATH, Backoff, PassOptions, reconcile, render_only
 from reconciler.templates import load_templates
 
@@ -66,6 +66,24 @@ def _source_options(func: F) -> F:
                 "grpc://HOST:PORT or grpcs://HOST:PORT.",
             ),
             _option("region", default=None, help="Only policies of this region (others skipped)."),
+            _option(
+                "ca-file",
+                type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                default=None,
+                help="PEM CA bundle for a grpcs:// control plane [default: system roots].",
+            ),
+            _option(
+                "client-cert",
+                type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                default=None,
+                help="PEM client certificate for mutual TLS (with --client-key).",
+            ),
+            _option(
+                "client-key",
+                type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                default=None,
+                help="PEM private key of --client-cert.",
+            ),
             _option(
                 "token-file",
                 type=click.Path(dir_okay=False, path_type=Path),
@@ -173,7 +191,7 @@ def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywo
 
     def run() -> tuple[DesiredState, Plan, str | None]:
         templates = load_templates(kw["templates"])
-        state = read_state(kw["control_plane"], region=kw["region"], token=cp_token)
+        state = read_state(kw["control_plane"], region=kw["region"], token=cp_token, tls=_tls(kw))
         with Workspace(workdir, settings) as workspace:
             result = reconcile(state, workspace, templates, options)
         return state, result.plan, result.commit
@@ -181,6 +199,10 @@ def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywo
     secrets = (*settings.secrets, cp_token) if cp_token else settings.secrets
     state, plan, commit = _guard(run, secrets=secrets)
     _report_sync(kw, settings, options, (state, plan, commit))
+
+
+def _tls(kw: dict[str, Any]) -> TlsFiles:
+    return TlsFiles(ca=kw["ca_file"], cert=kw["client_cert"], key=kw["client_key"])
 
 
 def _git_setup(kw: dict[str, Any]) -> tuple[GitSettings, PassOptions, Path, str | None]:
@@ -250,7 +272,7 @@ def render(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as key
 
     def run() -> tuple[DesiredState, Plan]:
         templates = load_templates(kw["templates"])
-        state = read_state(kw["control_plane"], region=kw["region"], token=cp_token)
+        state = read_state(kw["control_plane"], region=kw["region"], token=cp_token, tls=_tls(kw))
         kw["out"].mkdir(parents=True, exist_ok=True)
         return state, render_only(state, kw["out"], templates)
 
@@ -384,7 +406,7 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
 
     def serve() -> None:
         templates = load_templates(kw["templates"])
-        source = open_source(kw["control_plane"], region=kw["region"], token=cp_token)
+        source = open_source(kw["control_plane"], region=kw["region"], token=cp_token, tls=_tls(kw))
         with Workspace(workdir, settings) as workspace:
             controller = Controller(source, workspace, templates, options, run_settings, stop=stop)  # type: ignore[arg-type]
             if kw["http_address"]:

@@ -47,6 +47,15 @@ class DesiredState:
         return frozenset(r.policy_id for r in self.rejections)
 
 
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """PEM files for a ``grpcs://`` control plane: a CA bundle, a client certificate and key."""
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+
 class Source(Protocol):
     """Gives the complete desired state for one region."""
 
@@ -133,16 +142,20 @@ def load_document(path: Path) -> object:
         raise ConfigError(msg) from exc
 
 
-def read_state(url: str, *, region: str | None, token: str | None = None) -> DesiredState:
+def read_state(
+    url: str, *, region: str | None, token: str | None = None, tls: TlsFiles | None = None
+) -> DesiredState:
     """Open the source for ``url``, read the whole desired state once, and close it."""
-    source = open_source(url, region=region, token=token)
+    source = open_source(url, region=region, token=token, tls=tls)
     try:
         return source.desired()
     finally:
         source.close()
 
 
-def open_source(url: str, *, region: str | None, token: str | None = None) -> Source:
+def open_source(
+    url: str, *, region: str | None, token: str | None = None, tls: TlsFiles | None = None
+) -> Source:
     """Pick the source for ``url``: ``file://PATH`` (or a plain path), ``grpc(s)://HOST:PORT``."""
     parts = urlsplit(url)
     if parts.scheme in {"", "file"}:
@@ -155,6 +168,6 @@ def open_source(url: str, *, region: str | None, token: str | None = None) -> So
         # Imported here: grpc is only loaded when a control plane is actually used.
         from reconciler.controlplane.client import GrpcSource, parse_endpoint  # noqa: PLC0415
 
-        return GrpcSource(parse_endpoint(url, token=token), region=region)
+        return GrpcSource(parse_endpoint(url, token=token, tls=tls), region=region)
     msg = f"unsupported --control-plane scheme {parts.scheme!r}; use file://PATH or grpc://"
     raise ConfigError(msg)

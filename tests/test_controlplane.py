@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -235,3 +236,49 @@ def test_reference_server_process_streams_file_edits_and_stops_on_sigterm(
             process.wait()
         if process.stderr is not None:
             process.stderr.close()
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made here (no network, no fixtures on disk)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: cannot make a test certificate")
+    key, cert = tmp_path / "server.key", tmp_path / "server.crt"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return key, cert
+
+
+def test_grpcs_with_a_ca_bundle(
+    certificate: tuple[Path, Path], remote: Remote, tmp_path: Path
+) -> None:
+    key, cert = certificate
+    running = start(ReferenceControlPlane(), tls=(key.read_bytes(), cert.read_bytes()))
+    try:
+        running.servicer.load(EU)
+        url = f"grpcs://127.0.0.1:{running.port}"
+        args = ["sync", "--control-plane", url, "--region", "eu-west-1", "--ca-file", str(cert)]
+        args += ["--repo", remote.url, "--workdir", str(tmp_path / "work")]
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert "2 created" in result.stdout
+        # Without the CA the certificate is not trusted: a runtime failure, nothing written.
+        untrusted = ["sync", "--control-plane", url, "--region", "eu-west-1"]
+        untrusted += ["--repo", remote.url, "--workdir", str(tmp_path / "other")]
+        refused = CliRunner().invoke(cli, untrusted, catch_exceptions=False)
+        assert refused.exit_code == 1
+        assert "UNAVAILABLE" in refused.stderr
+        # Plaintext to a TLS server fails too, and TLS files without grpcs:// are a usage error.
+        plain = [*args[:2], url.replace("grpcs", "grpc"), *args[3:]]
+        misused = CliRunner().invoke(cli, plain, catch_exceptions=False)
+        assert misused.exit_code == 2
+        assert "need a grpcs:// control plane" in misused.stderr
+    finally:
+        running.stop()

@@ -24,10 +24,11 @@ from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc
 from reconciler.errors import ConfigError, CursorExpiredError, SourceUnavailableError
 from reconciler.events import Applied, Deleted, Event
 from reconciler.models import DesiredPolicy, PolicyKind, Rejection, parse_policy
-from reconciler.sources import DesiredState
+from reconciler.sources import DesiredState, TlsFiles
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 _STALLING = frozenset(
     {
@@ -46,15 +47,43 @@ class Endpoint:
     target: str  # host:port
     tls: bool
     token: str | None = None
+    ca: bytes | None = None  # PEM roots; None: the system's
+    client_cert: bytes | None = None  # PEM chain, for mutual TLS
+    client_key: bytes | None = None
 
 
-def parse_endpoint(url: str, *, token: str | None) -> Endpoint:
-    """``grpc://host:port`` (plaintext) or ``grpcs://host:port`` (TLS)."""
+def parse_endpoint(url: str, *, token: str | None, tls: TlsFiles | None = None) -> Endpoint:
+    """``grpc://host:port`` (plaintext) or ``grpcs://host:port`` (TLS, with optional files)."""
     parts = urlsplit(url)
     if parts.scheme not in {"grpc", "grpcs"} or not parts.hostname or parts.port is None:
         msg = f"control-plane URL {url!r} must be grpc://HOST:PORT or grpcs://HOST:PORT"
         raise ConfigError(msg)
-    return Endpoint(f"{parts.hostname}:{parts.port}", parts.scheme == "grpcs", token)
+    files = tls or TlsFiles()
+    secure = parts.scheme == "grpcs"
+    if not secure and (files.ca or files.cert or files.key):
+        msg = "--ca-file, --client-cert and --client-key need a grpcs:// control plane"
+        raise ConfigError(msg)
+    if (files.cert is None) != (files.key is None):
+        msg = "--client-cert and --client-key go together"
+        raise ConfigError(msg)
+    return Endpoint(
+        f"{parts.hostname}:{parts.port}",
+        secure,
+        token,
+        ca=_read(files.ca),
+        client_cert=_read(files.cert),
+        client_key=_read(files.key),
+    )
+
+
+def _read(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        msg = f"{path}: cannot read: {exc.strerror}"
+        raise ConfigError(msg) from None
 
 
 class GrpcSource(Closing):
@@ -68,7 +97,12 @@ class GrpcSource(Closing):
         self.endpoint = endpoint
         self.region = region
         if endpoint.tls:
-            channel = grpc.secure_channel(endpoint.target, grpc.ssl_channel_credentials())
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=endpoint.ca,
+                private_key=endpoint.client_key,
+                certificate_chain=endpoint.client_cert,
+            )
+            channel = grpc.secure_channel(endpoint.target, credentials)
         else:
             channel = grpc.insecure_channel(endpoint.target)
         self._channel = channel

@@ -230,12 +230,23 @@ class RunningServer:
 
 
 def start(
-    servicer: ReferenceControlPlane, *, host: str = "127.0.0.1", port: int = 0
+    servicer: ReferenceControlPlane,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls: tuple[bytes, bytes] | None = None,
 ) -> RunningServer:
-    """Serve ``servicer`` in background threads on ``host:port`` (0: a free port)."""
+    """Serve ``servicer`` in background threads on ``host:port`` (0: a free port).
+
+    ``tls`` is a PEM (private key, certificate chain) pair: the server then speaks TLS only.
+    """
     servicer.resume()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     pb_grpc.add_ClusterServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    if tls is None:
+        bound = server.add_insecure_port(address)
+    else:
+        bound = server.add_secure_port(address, grpc.ssl_server_credentials([tls]))
     server.start()
     return RunningServer(servicer, server, bound)
