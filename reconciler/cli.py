@@ -55,6 +55,12 @@ def _option(name: str, **kwargs: Any) -> Callable[[F], F]:  # noqa: ANN401 - cli
     return click.option(f"--{name}", envvar=env_var(name), show_envvar=True, **kwargs)
 
 
+def _file_option(name: str, help: str) -> Callable[[F], F]:  # noqa: A002 - click's word
+    """An option naming an existing file (a key, a certificate, a token)."""
+    path = click.Path(dir_okay=False, exists=True, path_type=Path)
+    return _option(name, type=path, default=None, help=help)
+
+
 def _source_options(func: F) -> F:
     for decorator in reversed(
         [
@@ -66,23 +72,17 @@ def _source_options(func: F) -> F:
                 "grpc://HOST:PORT or grpcs://HOST:PORT.",
             ),
             _option("region", default=None, help="Only policies of this region (others skipped)."),
-            _option(
+            _file_option(
                 "ca-file",
-                type=click.Path(dir_okay=False, exists=True, path_type=Path),
-                default=None,
-                help="PEM CA bundle for a grpcs:// control plane [default: system roots].",
+                "PEM CA bundle for a grpcs:// control plane [default: system roots].",
             ),
-            _option(
+            _file_option(
                 "client-cert",
-                type=click.Path(dir_okay=False, exists=True, path_type=Path),
-                default=None,
-                help="PEM client certificate for mutual TLS (with --client-key).",
+                "PEM client certificate for mutual TLS (with --client-key).",
             ),
-            _option(
+            _file_option(
                 "client-key",
-                type=click.Path(dir_okay=False, exists=True, path_type=Path),
-                default=None,
-                help="PEM private key of --client-cert.",
+                "PEM private key of --client-cert.",
             ),
             _option(
                 "token-file",
@@ -159,18 +159,14 @@ _GIT_OPTIONS: list[Callable[[Any], Any]] = [
     _option("dry-run", is_flag=True, default=False, help="Print the plan; change nothing."),
     _option("author", default="cilium-gitops <cilium-gitops@localhost>", show_default=True),
     _option("committer", default=None, help="'Name <email>' [default: the author]."),
-    _option(
+    _file_option(
         "git-token-file",
-        type=click.Path(dir_okay=False, exists=True, path_type=Path),
-        default=None,
-        help=f"File holding an HTTPS token (or set {TOKEN_ENV} to the token itself).",
+        f"File holding an HTTPS token (or set {TOKEN_ENV} to the token itself).",
     ),
-    _option("ssh-key", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None),
-    _option(
+    _file_option("ssh-key", "SSH private key for ssh:// remotes (with --known-hosts)."),
+    _file_option(
         "known-hosts",
-        type=click.Path(dir_okay=False, exists=True, path_type=Path),
-        default=None,
-        help="Pinned known_hosts for --ssh-key; host keys are checked strictly.",
+        "Pinned known_hosts for --ssh-key; host keys are checked strictly.",
     ),
     _option(
         "push-attempts",
