@@ -282,3 +282,24 @@ def test_grpcs_with_a_ca_bundle(
         assert "need a grpcs:// control plane" in misused.stderr
     finally:
         running.stop()
+
+
+def test_a_control_plane_without_list_and_without_deletes_is_resynced_by_asking(
+    remote: Remote, tmp_path: Path
+) -> None:
+    """Older control planes: List is UNIMPLEMENTED and removals only answer NOT_FOUND."""
+    running = start(ReferenceControlPlane(legacy=True))
+    try:
+        running.servicer.load(EU)
+        args = ["sync", "--control-plane", running.url, "--region", "eu-west-1"]
+        args += ["--repo", remote.url, "--workdir", str(tmp_path / "work")]
+        first = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert first.exit_code == 0, first.output
+        assert "2 created" in first.stdout
+        running.servicer.load([EU[0], EU[2]])  # catalog removed: no delete event is sent
+        second = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert second.exit_code == 0, second.output
+        assert "delete  shop/catalog.yaml  [shop-catalog] orphaned" in second.stdout
+        assert f"{DEFAULT_PATH}/shop/catalog.yaml" not in remote.files(DEFAULT_PATH)
+    finally:
+        running.stop()

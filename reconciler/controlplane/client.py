@@ -12,6 +12,8 @@ is a ``ConfigError`` (a person must act: no retry storm), an unreachable server 
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -22,7 +24,7 @@ from reconciler.closing import Closing
 from reconciler.controlplane.gen import cluster_pb2 as pb
 from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc
 from reconciler.errors import ConfigError, CursorExpiredError, SourceUnavailableError
-from reconciler.events import Applied, Deleted, Event
+from reconciler.events import Applied, Deleted, DesiredSet, Event
 from reconciler.models import DesiredPolicy, PolicyKind, Rejection, parse_policy
 from reconciler.sources import DesiredState, TlsFiles
 
@@ -38,6 +40,9 @@ _STALLING = frozenset(
     }
 )
 _LIST_TIMEOUT = 300.0  # seconds: a full list of 10,000 policies is a few megabytes
+# Without the List extension, the replayed history counts as complete once the watch has been
+# quiet this long (seconds); the server sends its history at once, then waits.
+_QUIET = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +141,76 @@ class GrpcSource(Closing):
                 else:
                     rejections.extend(parsed)
         except grpc.RpcError as exc:
+            if isinstance(exc, grpc.Call) and exc.code() is grpc.StatusCode.UNIMPLEMENTED:
+                return self._desired_without_list()
             raise _translate(exc, "listing desired policies") from None
         return DesiredState(tuple(policies), tuple(rejections), highest)
+
+    def _desired_without_list(self) -> DesiredState:
+        """For control planes without the List extension: replay the watch, then ask each.
+
+        The watch from version 0 replays the history (until it goes quiet); then every policy
+        it mentioned is asked for with ``GetDesiredCiliumNetworkPolicyState``, because some
+        control planes never send deletes and only answer NOT_FOUND for a removed policy.
+        """
+        replayed = DesiredSet(DesiredState((), (), 0))
+        for event in self._replay():
+            replayed.apply(event)
+        history = replayed.state()
+        ids = [p.id for p in history.policies] + sorted(history.rejected_ids)
+        policies: list[DesiredPolicy] = []
+        rejections: list[Rejection] = []
+        for policy_id in ids:
+            request = pb.GetDesiredCiliumNetworkPolicyStateRequest(
+                cilium_network_policy_id=policy_id
+            )
+            try:
+                state = self._stub.GetDesiredCiliumNetworkPolicyState(
+                    request, metadata=self._metadata, timeout=_LIST_TIMEOUT
+                )
+            except grpc.RpcError as exc:
+                if isinstance(exc, grpc.Call) and exc.code() is grpc.StatusCode.NOT_FOUND:
+                    continue  # removed: its file goes
+                raise _translate(exc, f"getting policy {policy_id}") from None
+            parsed = policy_from_state(state)
+            if isinstance(parsed, DesiredPolicy):
+                policies.append(parsed)
+            else:
+                rejections.extend(parsed)
+        return DesiredState(tuple(policies), tuple(rejections), history.version)
+
+    def _replay(self) -> Iterator[Event]:
+        """The watch from version 0, until no event has come for ``_QUIET`` seconds."""
+        request = pb.WatchCiliumNetworkPoliciesRequest(region=self.region, version_last_seen=0)
+        call = self._stub.WatchCiliumNetworkPolicies(request, metadata=self._metadata)
+        arrived: queue.Queue[pb.CiliumNetworkPolicyState | Exception | None] = queue.Queue()
+
+        def pump() -> None:
+            try:
+                for state in call:
+                    arrived.put(state)
+            except grpc.RpcError as exc:
+                arrived.put(exc)
+            arrived.put(None)
+
+        thread = threading.Thread(target=pump, name="cilium-gitops-replay", daemon=True)
+        thread.start()
+        try:
+            while True:
+                try:
+                    item = arrived.get(timeout=_QUIET)
+                except queue.Empty:
+                    return  # caught up: the history has been replayed
+                if item is None:
+                    return
+                if isinstance(item, grpc.RpcError):
+                    raise _translate(item, "replaying the watch") from None
+                if isinstance(item, Exception):  # pragma: no cover - only RpcError is put
+                    raise item
+                yield event_from_state(item)
+        finally:
+            call.cancel()
+            thread.join(timeout=10)
 
     def watch(self, cursor: int) -> Iterator[Event]:
         """Every change after ``cursor``, as it happens; ends only on an error or ``close``."""

@@ -42,14 +42,22 @@ def control_plane() -> None:
     help="Require this bearer token from clients.",
 )
 @click.option("--history-limit", type=click.IntRange(1), default=None, help="Events kept.")
-def serve(state_file: Path, listen: str, token: str | None, history_limit: int | None) -> None:
+@click.option(
+    "--legacy",
+    is_flag=True,
+    default=False,
+    help="Act like an older control plane: no List extension, no delete events.",
+)
+def serve(
+    state_file: Path, listen: str, token: str | None, history_limit: int | None, legacy: bool
+) -> None:
     """Serve a desired-state file over gRPC until interrupted."""
     from reconciler.controlplane.server import ReferenceControlPlane, start  # noqa: PLC0415
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         raise click.BadParameter("must be HOST:PORT", param_hint="--listen")
-    servicer = ReferenceControlPlane(token=token, history_limit=history_limit)
+    servicer = ReferenceControlPlane(token=token, history_limit=history_limit, legacy=legacy)
     try:
         servicer.load_file(state_file)
     except CiliumGitopsError as exc:

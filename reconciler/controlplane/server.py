@@ -43,10 +43,21 @@ class _Policy:
 class ReferenceControlPlane(pb_grpc.ClusterServiceServicer):
     """The servicer: current state, history, and the three RPCs."""
 
-    def __init__(self, *, token: str | None = None, history_limit: int | None = None) -> None:
-        """``history_limit``: keep only that many events; older cursors get OUT_OF_RANGE."""
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        history_limit: int | None = None,
+        legacy: bool = False,
+    ) -> None:
+        """``history_limit``: keep only that many events; older cursors get OUT_OF_RANGE.
+
+        ``legacy`` behaves like older control planes: no List extension (UNIMPLEMENTED) and no
+        delete events; a removed policy only answers NOT_FOUND.
+        """
         self._token = token
         self._history_limit = history_limit
+        self._legacy = legacy
         self._changed = threading.Condition()
         self._current: dict[str, _Policy] = {}
         self._history: list[tuple[pb.CiliumNetworkPolicyState, str | None]] = []
@@ -69,7 +80,8 @@ class ReferenceControlPlane(pb_grpc.ClusterServiceServicer):
         with self._changed:
             for policy_id in sorted(self._current.keys() - wanted.keys()):
                 gone = self._current.pop(policy_id)
-                self._record(_delete(policy_id, gone.entry), gone.region)
+                if not self._legacy:
+                    self._record(_delete(policy_id, gone.entry), gone.region)
             for policy_id, entry in wanted.items():
                 canonical = json.dumps(entry, sort_keys=True, default=str)
                 known = self._current.get(policy_id)
@@ -159,6 +171,8 @@ class ReferenceControlPlane(pb_grpc.ClusterServiceServicer):
     ) -> Iterator[pb.CiliumNetworkPolicyState]:
         """Every current policy of the region, then the end of the stream."""
         self._authorise(context)
+        if self._legacy:
+            _abort(context, grpc.StatusCode.UNIMPLEMENTED, "method not implemented")
         region = _region(request.region, context)
         with self._changed:
             current = sorted(self._current.items(), key=lambda item: item[1].version)
