@@ -129,6 +129,7 @@ class Controller:
         self._cache = PassCache()
         self._held: DesiredSet | None = None
         self._pending = False  # held changes not yet pushed (a pass failed)
+        self._retry_at = 0.0  # when a failed pass may be tried again
         self._cursor = 0  # where the watcher resumes; advanced by resyncs and events
 
     # -- the worker -----------------------------------------------------------------------
@@ -150,7 +151,7 @@ class Controller:
                 batch, resync = self._collect(wait)
                 if resync:
                     next_resync = self.clock()
-                if batch or self._pending:
+                if batch or (self._pending and self.clock() >= self._retry_at):
                     self._apply(batch)
         finally:
             self.stop.set()
@@ -213,9 +214,14 @@ class Controller:
         self.status.events += len(batch)
         self.metrics.events.inc(len(batch))
         changed = [self._held.apply(event) for event in batch]
-        rejected = sum(1 for e in batch if isinstance(e, Applied) and e.policy is None)
-        self.status.rejected += rejected
-        self.metrics.rejected.inc(rejected)
+        rejected = [e for e in batch if isinstance(e, Applied) and e.policy is None]
+        for event in rejected:
+            for problem in event.rejections:
+                log.warning(
+                    "rejected: %s: %s: %s", problem.policy_id, problem.field, problem.reason
+                )
+        self.status.rejected += len(rejected)
+        self.metrics.rejected.inc(len(rejected))
         if any(changed) or self._pending:
             self._pass(self.options, f"{len(batch)} event(s)")
 
@@ -239,6 +245,7 @@ class Controller:
             return None
         except RetryableError as exc:
             self._pending = True
+            self._retry_at = self.clock() + self.settings.retry_delay
             log.warning("%s: not pushed yet, kept in memory: %s", why, exc)
             return None
         self._pending = False

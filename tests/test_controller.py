@@ -257,3 +257,21 @@ def test_probes_and_metrics(
     finally:
         http.shutdown()
         http.server_close()
+
+
+def test_remote_down_keeps_the_state_and_pushes_it_once_back(
+    server: RunningServer, remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
+    with Service(server.port, remote, tmp_path / "work", templates) as service:
+        hidden = remote.path.with_name("remote-away.git")
+        remote.path.rename(hidden)  # the Git server goes away
+        try:
+            server.servicer.load([entry("shop", "cart", port="3030")])
+            wait_for(lambda: service.controller._pending, timeout=20, what="a failed push")
+        finally:
+            hidden.rename(remote.path)  # and comes back
+        # The next pass (a retry after the delay) pushes what was held, in one commit.
+        before = len(remote.commits())
+        wait_for(lambda: '"3030"' in port_in(remote, "cart"), timeout=30, what="the held change")
+        assert len(remote.commits()) == before + 1
+        assert len(files(remote)) == 2  # cart and the kustomization: api was deleted too

@@ -43,13 +43,31 @@ def control_plane() -> None:
 )
 @click.option("--history-limit", type=click.IntRange(1), default=None, help="Events kept.")
 @click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Serve TLS with this PEM certificate chain (with --tls-key).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="PEM private key of --tls-cert.",
+)
+@click.option(
     "--legacy",
     is_flag=True,
     default=False,
     help="Act like an older control plane: no List extension, no delete events.",
 )
-def serve(
-    state_file: Path, listen: str, token: str | None, history_limit: int | None, legacy: bool
+def serve(  # noqa: PLR0913, PLR0917 - click passes one parameter per option
+    state_file: Path,
+    listen: str,
+    token: str | None,
+    history_limit: int | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    legacy: bool,
 ) -> None:
     """Serve a desired-state file over gRPC until interrupted."""
     from reconciler.controlplane.server import ReferenceControlPlane, start  # noqa: PLC0415
@@ -62,8 +80,14 @@ def serve(
         servicer.load_file(state_file)
     except CiliumGitopsError as exc:
         raise click.ClickException(str(exc)) from None
-    running = start(servicer, host=host, port=int(port))
-    click.echo(f"listening on grpc://{host}:{running.port} (version {servicer.version})", err=True)
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    tls = (tls_key.read_bytes(), tls_cert.read_bytes()) if tls_cert and tls_key else None
+    running = start(servicer, host=host, port=int(port), tls=tls)
+    scheme = "grpcs" if tls else "grpc"
+    click.echo(
+        f"listening on {scheme}://{host}:{running.port} (version {servicer.version})", err=True
+    )
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: Any) -> None:  # noqa: ANN401 - signal's frame type
