@@ -407,7 +407,7 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
             controller = Controller(source, workspace, templates, options, run_settings, stop=stop)  # type: ignore[arg-type]
             if kw["http_address"]:
                 metrics, ready = controller.metrics, controller.status.ready.is_set
-                _, port = serve_http(kw["http_address"], metrics, ready)
+                _, port = serve_http(kw["http_address"], metrics, ready, controller.describe)
                 log.warning("http: /healthz /readyz /metrics on port %d", port)
             log.warning(
                 "running: %s -> %s", kw["control_plane"], redact(kw["repo"], settings.secrets)

@@ -179,6 +179,12 @@ class Controller:
             max_delete_share=self.settings.max_delete_share,
         )
         result = self._pass(options, "resync")
+        if result is not None and self.status.resyncs == 1:
+            # The branch records the newest version any earlier run pushed; resume from there
+            # if it is ahead of the listing (the last events were deletes, say).
+            recorded = self.workspace.read_cursor() or 0
+            log.info("cursor: %d from the branch, %d from the listing", recorded, state.version)
+            self._cursor = max(self._cursor, recorded)
         if result is not None and result.commit is not None:
             self.status.drift_commits += 1
             self.metrics.drift.inc()
@@ -270,6 +276,22 @@ class Controller:
     def _sleep(self, seconds: float) -> None:
         # Push-retry backoff that a stop request cuts short.
         self.stop.wait(seconds)
+
+    def describe(self) -> dict[str, object]:
+        """The desired-state status: what ``/status`` shows."""
+        held = self._held.state() if self._held is not None else None
+        rejected = held.rejections if held is not None else ()
+        return {
+            "version": self.status.version,
+            "ready": self.status.ready.is_set(),
+            "policies": len(held.policies) if held is not None else 0,
+            "pending_push": self._pending,
+            "deletion_guard_tripped": self.status.guard_tripped,
+            "breaker": self.breaker.state.value,
+            "rejected": [
+                {"policy": r.policy_id, "field": r.field, "reason": r.reason} for r in rejected
+            ],
+        }
 
     # -- the watcher ----------------------------------------------------------------------
 

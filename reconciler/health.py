@@ -5,11 +5,14 @@ in a registry of its own (so two services in one process, as in tests, do not co
 ``serve_http`` answers probes and scrapes from a background thread.
 
 ``/healthz`` is 200 while the process runs; ``/readyz`` is 200 once the first sync succeeded
-(503 before); ``/metrics`` is the Prometheus text format.
+(503 before); ``/metrics`` is the Prometheus text format; ``/status`` is the desired-state
+status as JSON: the version reflected, the last sync, and every rejected policy with its field
+and reason.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
@@ -71,9 +74,12 @@ class Metrics:
 
 
 def serve_http(
-    address: str, metrics: Metrics, ready: Callable[[], bool]
+    address: str,
+    metrics: Metrics,
+    ready: Callable[[], bool],
+    status: Callable[[], dict[str, object]] | None = None,
 ) -> tuple[ThreadingHTTPServer, int]:
-    """Answer ``/healthz``, ``/readyz`` and ``/metrics`` on ``HOST:PORT``; returns the port."""
+    """Answer ``/healthz``, ``/readyz``, ``/metrics`` (and ``/status``) on ``HOST:PORT``."""
     host, _, port = address.rpartition(":")
 
     class Handler(BaseHTTPRequestHandler):
@@ -85,6 +91,9 @@ def serve_http(
                 self._send(200 if ok else 503, b"ready\n" if ok else b"not ready\n", "text/plain")
             elif self.path == "/metrics":
                 self._send(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
+            elif self.path == "/status" and status is not None:
+                body = json.dumps(status(), indent=2, sort_keys=True).encode() + b"\n"
+                self._send(200, body, "application/json")
             else:
                 self._send(404, b"not found\n", "text/plain")
 

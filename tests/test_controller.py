@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -237,11 +238,19 @@ def test_probes_and_metrics(
         with Service(server.port, remote, tmp_path / "work", templates) as service:
             http.shutdown()
             http.server_close()
+            controller = service.controller
             http, port = serve_http(
-                "127.0.0.1:0", service.controller.metrics, service.controller.status.ready.is_set
+                "127.0.0.1:0",
+                controller.metrics,
+                controller.status.ready.is_set,
+                controller.describe,
             )
             assert get(port, "/readyz") == (200, "ready\n")
-            server.servicer.load([entry("shop", "cart", port="4040")])
+            typo = {
+                **entry("shop", "typo"),
+                "policy": {"endpointSelector": {}, "ingress": [{"toPort": []}]},
+            }
+            server.servicer.load([entry("shop", "cart", port="4040"), typo])
             wait_for(lambda: '"4040"' in port_in(remote, "cart"), timeout=20, what="the edit")
             wait_for(
                 lambda: "cilium_gitops_commits_pushed_total 2.0" in get(port, "/metrics")[1],
@@ -250,10 +259,16 @@ def test_probes_and_metrics(
             )
             text = get(port, "/metrics")[1]
         assert f"cilium_gitops_control_plane_version {float(server.servicer.version)}" in text
-        assert "cilium_gitops_events_received_total 2.0" in text  # one apply, one delete
+        assert "cilium_gitops_events_received_total 3.0" in text  # two applies, one delete
         assert 'cilium_gitops_breaker{cilium_gitops_breaker="closed"} 1.0' in text
         assert "cilium_gitops_sync_duration_seconds_count" in text
         assert get(port, "/nope")[0] == 404
+        status = json.loads(get(port, "/status")[1])
+        assert status["rejected"] == [
+            {"policy": "shop-typo", "field": "spec.ingress[0].toPort", "reason": "unknown field"}
+        ]
+        assert status["ready"] is True
+        assert "cilium_gitops_events_rejected_total 1.0" in text
     finally:
         http.shutdown()
         http.server_close()
