@@ -361,8 +361,8 @@ class Authentication(CiliumModel):
 # -- directions --------------------------------------------------------------------------------
 
 
-class IngressDenyRule(CiliumModel):
-    """An ``ingressDeny`` entry."""
+class IngressPeers(CiliumModel):
+    """Where ingress traffic may come from: shared by allow and deny rules (Go's common rule)."""
 
     from_endpoints: tuple[EndpointSelector, ...] | None = None
     from_requires: tuple[EndpointSelector, ...] | None = None
@@ -371,27 +371,29 @@ class IngressDenyRule(CiliumModel):
     from_entities: tuple[Entity, ...] | None = None
     from_groups: tuple[Groups, ...] | None = None
     from_nodes: tuple[EndpointSelector, ...] | None = None
+
+
+class IngressDenyRule(IngressPeers):
+    """An ``ingressDeny`` entry."""
+
     to_ports: tuple[PortDenyRule, ...] | None = None
     icmps: tuple[ICMPRule, ...] | None = None
 
 
-class IngressRule(CiliumModel):
+class IngressRule(IngressPeers):
     """An ``ingress`` entry; ``{}`` allows nothing but turns on default deny."""
 
-    from_endpoints: tuple[EndpointSelector, ...] | None = None
-    from_requires: tuple[EndpointSelector, ...] | None = None
-    from_cidr: tuple[Cidr, ...] | None = Field(default=None, alias="fromCIDR")
-    from_cidr_set: tuple[CIDRRule, ...] | None = Field(default=None, alias="fromCIDRSet")
-    from_entities: tuple[Entity, ...] | None = None
-    from_groups: tuple[Groups, ...] | None = None
-    from_nodes: tuple[EndpointSelector, ...] | None = None
     to_ports: tuple[PortRule, ...] | None = None
     icmps: tuple[ICMPRule, ...] | None = None
     authentication: Authentication | None = None
 
 
-class EgressDenyRule(CiliumModel):
-    """An ``egressDeny`` entry."""
+class EgressPeers(CiliumModel):
+    """Where egress traffic may go, up to ``toServices``: shared by allow and deny rules.
+
+    ``toGroups`` and ``toNodes`` are declared in each subclass, because the allow rule's
+    ``toFQDNs`` comes before them in the documented key order.
+    """
 
     to_endpoints: tuple[EndpointSelector, ...] | None = None
     to_requires: tuple[EndpointSelector, ...] | None = None
@@ -399,21 +401,20 @@ class EgressDenyRule(CiliumModel):
     to_cidr_set: tuple[CIDRRule, ...] | None = Field(default=None, alias="toCIDRSet")
     to_entities: tuple[Entity, ...] | None = None
     to_services: tuple[Service, ...] | None = None
+
+
+class EgressDenyRule(EgressPeers):
+    """An ``egressDeny`` entry."""
+
     to_groups: tuple[Groups, ...] | None = None
     to_nodes: tuple[EndpointSelector, ...] | None = None
     to_ports: tuple[PortDenyRule, ...] | None = None
     icmps: tuple[ICMPRule, ...] | None = None
 
 
-class EgressRule(CiliumModel):
+class EgressRule(EgressPeers):
     """An ``egress`` entry."""
 
-    to_endpoints: tuple[EndpointSelector, ...] | None = None
-    to_requires: tuple[EndpointSelector, ...] | None = None
-    to_cidr: tuple[Cidr, ...] | None = Field(default=None, alias="toCIDR")
-    to_cidr_set: tuple[CIDRRule, ...] | None = Field(default=None, alias="toCIDRSet")
-    to_entities: tuple[Entity, ...] | None = None
-    to_services: tuple[Service, ...] | None = None
     to_fqdns: tuple[FQDNSelector, ...] | None = Field(default=None, alias="toFQDNs")
     to_groups: tuple[Groups, ...] | None = None
     to_nodes: tuple[EndpointSelector, ...] | None = None
