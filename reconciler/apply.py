@@ -99,11 +99,6 @@ class _Guard:
             self._safe_folders.add(folder)
 
 
-def safe_target(real_root: Path, relative: str) -> Path:
-    """Resolve ``relative`` under ``real_root`` or raise ``UnsafePathError``."""
-    return _Guard(real_root).target(relative)
-
-
 def _write(target: Path, content: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}{_TEMP_SUFFIX}")

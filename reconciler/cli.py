@@ -202,8 +202,8 @@ def _tls(kw: dict[str, Any]) -> TlsFiles:
 
 
 def _git_setup(kw: dict[str, Any]) -> tuple[GitSettings, PassOptions, Path, str | None]:
-    token = _read_token(kw["git_token_file"])
-    cp_token = _read_token(kw["token_file"], "token-file")
+    token = _read_token(kw["git_token_file"], "git-token-file", TOKEN_ENV)
+    cp_token = _read_token(kw["token_file"], "token-file", CONTROL_PLANE_TOKEN_ENV)
     settings = GitSettings(
         url=kw["repo"],
         branch=kw["branch"],
@@ -264,7 +264,7 @@ def _report_sync(
 )
 def render(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
     """Write the managed tree for the desired state into a folder, without git."""
-    cp_token = _read_token(kw["token_file"], "token-file")
+    cp_token = _read_token(kw["token_file"], "token-file", CONTROL_PLANE_TOKEN_ENV)
 
     def run() -> tuple[DesiredState, Plan]:
         templates = load_templates(kw["templates"])
@@ -315,7 +315,8 @@ def _identity(value: str, option: str) -> Identity:
     return Identity(name.strip(), email)
 
 
-def _read_token(path: Path | None, option: str = "git-token-file") -> str | None:
+def _read_token(path: Path | None, option: str, env: str) -> str | None:
+    """The token in the file ``--option`` names, else the token itself in ``env``."""
     if path is not None:
         try:
             token = path.read_text(encoding="utf-8").strip()
@@ -324,8 +325,7 @@ def _read_token(path: Path | None, option: str = "git-token-file") -> str | None
         if not token:
             _fail(EXIT_USAGE, f"--{option} {path} is empty")
         return token
-    direct = TOKEN_ENV if option == "git-token-file" else CONTROL_PLANE_TOKEN_ENV
-    return os.environ.get(direct) or None
+    return os.environ.get(env) or None
 
 
 T = TypeVar("T")

@@ -200,21 +200,18 @@ def _tree_and_plan(
                 return tree, *delta
     else:
         tree = scan(root, cache.files if cache is not None else None)
-    plan = make_plan(
+    return tree, _full_plan(state, tree, renderer), None
+
+
+def _full_plan(state: DesiredState, tree: TreeSnapshot, renderer: Renderer) -> Plan:
+    return make_plan(
         state.policies, tree, renderer, held_ids=state.rejected_ids, version=state.version
     )
-    return tree, plan, None
 
 
 def render_only(state: DesiredState, out: Path, templates: Templates) -> Plan:
     """Write the tree for ``state`` into ``out`` (no git); unmanaged files there are kept."""
-    plan = make_plan(
-        state.policies,
-        scan(out),
-        Renderer(templates),
-        held_ids=state.rejected_ids,
-        version=state.version,
-    )
+    plan = _full_plan(state, scan(out), Renderer(templates))
     apply_plan(out, plan)
     return plan
 

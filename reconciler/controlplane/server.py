@@ -24,6 +24,7 @@ import grpc
 
 from reconciler.controlplane.gen import cluster_pb2 as pb
 from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc
+from reconciler.sources import load_document
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -96,8 +97,6 @@ class ReferenceControlPlane(pb_grpc.ClusterServiceServicer):
 
     def load_file(self, path: Path) -> int:
         """``load`` the ``policies:`` of a desired-state file (the file source's format)."""
-        from reconciler.sources import load_document  # noqa: PLC0415 - keeps the edge thin
-
         document = load_document(path)
         policies = document.get("policies") if isinstance(document, Mapping) else None
         return self.load(policies if isinstance(policies, list) else [])
