@@ -18,6 +18,7 @@ deleted and the repository is left as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import random
@@ -172,12 +173,9 @@ class Controller:
         self.status.resyncs += 1
         self._held = DesiredSet(state)
         self._cursor = max(self._cursor, state.version)
-        options = PassOptions(
-            path=self.options.path,
-            region=self.options.region,
-            backoff=self.options.backoff,
-            max_delete_share=self.settings.max_delete_share,
-        )
+        # The resync is the one pass the deletion guard applies to; everything else, --dry-run
+        # included, is as the caller set it.
+        options = dataclasses.replace(self.options, max_delete_share=self.settings.max_delete_share)
         result = self._pass(options, "resync")
         if result is not None and self.status.resyncs == 1:
             # The branch records the newest version any earlier run pushed; resume from there

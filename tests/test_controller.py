@@ -40,7 +40,9 @@ class Service:
         remote: Remote,
         workdir: Path,
         templates: Templates,
+        *,
         settings: RunSettings = FAST,
+        options: PassOptions | None = None,
     ) -> None:
         self.stop = threading.Event()
         self.source = GrpcSource(
@@ -49,7 +51,12 @@ class Service:
         git_settings = GitSettings(url=remote.url, author=Identity("bot", "bot@example.com"))
         self.workspace = Workspace(workdir, git_settings)
         self.controller = Controller(
-            self.source, self.workspace, templates, PassOptions(), settings, stop=self.stop
+            self.source,
+            self.workspace,
+            templates,
+            options or PassOptions(),
+            settings,
+            stop=self.stop,
         )
         self.thread = threading.Thread(target=self.controller.run, daemon=True)
         self.thread.start()
@@ -118,7 +125,7 @@ def test_a_burst_of_events_becomes_few_commits(
         remote,
         tmp_path / "work",
         templates,
-        RunSettings(batch_window=1.0, resync_interval=3600),
+        settings=RunSettings(batch_window=1.0, resync_interval=3600),
     ) as service:
         before = len(remote.commits())
         for port in range(8000, 8050):
@@ -290,3 +297,12 @@ def test_remote_down_keeps_the_state_and_pushes_it_once_back(
         wait_for(lambda: '"3030"' in port_in(remote, "cart"), timeout=30, what="the held change")
         assert len(remote.commits()) == before + 1
         assert len(files(remote)) == 2  # cart and the kustomization: api was deleted too
+
+
+def test_dry_run_service_resyncs_without_committing(
+    server: RunningServer, remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
+    """``run --dry-run`` holds for the resync too: it plans, and nothing reaches the remote."""
+    options = PassOptions(dry_run=True)
+    with Service(server.port, remote, tmp_path / "work", templates, options=options):
+        assert files(remote) == []
