@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from reconciler.sync import PassOptions
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+    from subprocess import Popen
     from typing import Self
 
     from reconciler.templates import Templates
@@ -167,47 +169,45 @@ def test_a_control_plane_that_suddenly_lists_nothing_deletes_nothing(
         second.close()
 
 
-def run_command(server: RunningServer, remote: Remote, workdir: Path) -> subprocess.Popen[str]:
+@contextlib.contextmanager
+def run_command(server: RunningServer, remote: Remote, workdir: Path) -> Iterator[Popen[str]]:
+    """``cilium-gitops run`` as a process; killed on the way out if the test did not stop it."""
     args = [sys.executable, "-m", "reconciler", "run", "--control-plane", server.url]
     args += ["--region", "eu-west-1", "--repo", remote.url, "--workdir", str(workdir)]
     args += ["--batch-window", "0.2"]
-    return subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
 
 
 def test_run_command_follows_edits_and_stops_on_sigterm(
     server: RunningServer, remote: Remote, tmp_path: Path
 ) -> None:
-    process = run_command(server, remote, tmp_path / "work")
-    try:
+    with run_command(server, remote, tmp_path / "work") as process:
         wait_for(lambda: len(files(remote)) == 3, timeout=30, what="the first sync")
         server.servicer.load([entry("shop", "cart", port="6060")])
         wait_for(lambda: len(files(remote)) == 2, timeout=30, what="the delete")
         assert '"6060"' in port_in(remote, "cart")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-        _, stderr = process.communicate()
-    assert "stopped" in stderr
+        assert process.stderr is not None
+        assert "stopped" in process.stderr.read()
 
 
 def test_killed_service_restarts_to_the_same_tree_without_duplicate_commits(
     server: RunningServer, remote: Remote, tmp_path: Path
 ) -> None:
-    process = run_command(server, remote, tmp_path / "work")
-    try:
+    with run_command(server, remote, tmp_path / "work") as process:
         wait_for(lambda: len(files(remote)) == 3, timeout=30, what="the first sync")
         for port in range(5000, 5020):
             server.servicer.load([entry("shop", "cart", port=str(port)), entry("shop", "api")])
         process.send_signal(signal.SIGKILL)  # in the middle of a batch, or of a push
         process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
-    restarted = run_command(server, remote, tmp_path / "work")
-    try:
+    with run_command(server, remote, tmp_path / "work") as restarted:
         wait_for(lambda: '"5019"' in port_in(remote, "cart"), timeout=30, what="catch-up")
         commits = remote.commits()
         subjects = git("log", "--format=%s", "main", cwd=remote.path).splitlines()
@@ -219,10 +219,6 @@ def test_killed_service_restarts_to_the_same_tree_without_duplicate_commits(
         restarted.send_signal(signal.SIGTERM)
         assert restarted.wait(timeout=30) == 0
         assert remote.commits() == commits
-    finally:
-        if restarted.poll() is None:
-            restarted.kill()
-        restarted.communicate()
 
 
 def get(port: int, path: str) -> tuple[int, str]:

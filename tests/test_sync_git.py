@@ -268,17 +268,23 @@ def test_path_outside_repository_is_a_config_error(
     assert not (tmp_path / "escape").exists()
 
 
-def test_symlinked_root_pointing_outside_is_refused(
-    remote: Remote, tmp_path: Path, templates: Templates
-) -> None:
+def push_symlink_outside(remote: Remote, tmp_path: Path, link: str) -> Path:
+    """Another writer pushes ``link`` as a symlink to an empty folder outside the repository."""
     outside = tmp_path / "outside"
     outside.mkdir()
     other = remote.clone(tmp_path / "other")
-    (other / "infrastructure").mkdir()
-    (other / DEFAULT_PATH).symlink_to(outside)
+    (other / link).parent.mkdir(parents=True, exist_ok=True)
+    (other / link).symlink_to(outside)
     git("add", "-A", cwd=other)
     git("commit", "--quiet", "-m", "sneaky symlink", cwd=other)
     git("push", "--quiet", "origin", "HEAD:main", cwd=other)
+    return outside
+
+
+def test_symlinked_root_pointing_outside_is_refused(
+    remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
+    outside = push_symlink_outside(remote, tmp_path, DEFAULT_PATH)
     with pytest.raises(UnsafePathError):
         sync(remote.url, tmp_path / "work", state_of(tmp_path, SHOP), templates)
     assert list(outside.iterdir()) == []
@@ -287,14 +293,7 @@ def test_symlinked_root_pointing_outside_is_refused(
 def test_symlinked_namespace_folder_is_not_written_through(
     remote: Remote, tmp_path: Path, templates: Templates
 ) -> None:
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    other = remote.clone(tmp_path / "other")
-    (other / DEFAULT_PATH).mkdir(parents=True)
-    (other / DEFAULT_PATH / "shop").symlink_to(outside)
-    git("add", "-A", cwd=other)
-    git("commit", "--quiet", "-m", "sneaky symlink", cwd=other)
-    git("push", "--quiet", "origin", "HEAD:main", cwd=other)
+    outside = push_symlink_outside(remote, tmp_path, f"{DEFAULT_PATH}/shop")
     result = sync(remote.url, tmp_path / "work", state_of(tmp_path, SHOP), templates)
     assert {(r.policy_id, r.field) for r in result.plan.rejections} == {
         ("shop-cart", "name"),
