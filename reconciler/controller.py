@@ -80,19 +80,47 @@ class RunSettings:
     max_delete_share: float | None = 0.5
 
 
-@dataclass
 class Status:
-    """What the service has done, for logs, health checks and metrics."""
+    """What the service has done, read from its metrics (counted once) plus readiness."""
 
-    events: int = 0
-    rejected: int = 0
-    commits: int = 0
-    resyncs: int = 0
-    drift_commits: int = 0
-    guard_tripped: bool = False
-    last_sync: float | None = None
-    version: int = 0
-    ready: threading.Event = field(default_factory=threading.Event)
+    def __init__(self, metrics: Metrics) -> None:
+        """Read from ``metrics``; ``ready`` is set after the first successful pass."""
+        self._metrics = metrics
+        self.ready = threading.Event()
+        self.resyncs = 0  # attempts that got a listing; not a metric
+
+    def _sample(self, name: str) -> float:
+        return self._metrics.registry.get_sample_value(name) or 0.0
+
+    @property
+    def events(self) -> int:
+        """Watch events received."""
+        return int(self._sample("cilium_gitops_events_received_total"))
+
+    @property
+    def rejected(self) -> int:
+        """Events whose policy failed validation."""
+        return int(self._sample("cilium_gitops_events_rejected_total"))
+
+    @property
+    def commits(self) -> int:
+        """Commits pushed."""
+        return int(self._sample("cilium_gitops_commits_pushed_total"))
+
+    @property
+    def drift_commits(self) -> int:
+        """Resyncs that found and repaired drift."""
+        return int(self._sample("cilium_gitops_resync_drift_total"))
+
+    @property
+    def guard_tripped(self) -> bool:
+        """Whether the last resync was refused for deleting too much."""
+        return self._sample("cilium_gitops_deletion_guard_tripped") == 1
+
+    @property
+    def version(self) -> int:
+        """The newest control-plane version a successful pass reflected."""
+        return int(self._sample("cilium_gitops_control_plane_version"))
 
 
 _RESYNC = "resync"
@@ -121,8 +149,8 @@ class Controller:
         self.settings = settings
         self.stop = stop
         self.clock = clock
-        self.status = Status()
         self.metrics = metrics or Metrics()
+        self.status = Status(self.metrics)
         self.breaker = CircuitBreaker(
             threshold=settings.breaker_threshold, cool_down=settings.breaker_cool_down, clock=clock
         )
@@ -184,7 +212,6 @@ class Controller:
             log.info("cursor: %d from the branch, %d from the listing", recorded, state.version)
             self._cursor = max(self._cursor, recorded)
         if result is not None and result.commit is not None:
-            self.status.drift_commits += 1
             self.metrics.drift.inc()
         return result is not None
 
@@ -215,7 +242,6 @@ class Controller:
     def _apply(self, batch: list[Event]) -> None:
         if self._held is None:
             return
-        self.status.events += len(batch)
         self.metrics.events.inc(len(batch))
         changed = [self._held.apply(event) for event in batch]
         rejected = [e for e in batch if isinstance(e, Applied) and e.policy is None]
@@ -224,7 +250,6 @@ class Controller:
                 log.warning(
                     "rejected: %s: %s: %s", problem.policy_id, problem.field, problem.reason
                 )
-        self.status.rejected += len(rejected)
         self.metrics.rejected.inc(len(rejected))
         if any(changed) or self._pending:
             self._pass(self.options, f"{len(batch)} event(s)")
@@ -243,7 +268,6 @@ class Controller:
                 cache=self._cache,
             )
         except MassDeletionError as exc:
-            self.status.guard_tripped = True
             self.metrics.guard.set(1)
             log.error("%s: %s", why, exc)  # noqa: TRY400 - the message is the whole story
             return None
@@ -253,9 +277,6 @@ class Controller:
             log.warning("%s: not pushed yet, kept in memory: %s", why, exc)
             return None
         self._pending = False
-        self.status.guard_tripped = False
-        self.status.last_sync = self.clock()
-        self.status.version = state.version
         self.status.ready.set()
         self.metrics.guard.set(0)
         self.metrics.last_sync.set_to_current_time()
@@ -263,7 +284,6 @@ class Controller:
         self.metrics.duration.observe(self.clock() - started)
         self.metrics.push_retries.inc(result.attempts - 1)
         if result.commit is not None:
-            self.status.commits += 1
             self.metrics.commits.inc()
             log.info(
                 "%s: pushed %s (%s) at version %d in %.2fs",
