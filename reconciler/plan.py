@@ -164,9 +164,7 @@ def planned_after(
     if plan.rejections or any(True for _ in held_ids):
         return None
     changes = {
-        c.path: c
-        if c.action is Action.UNCHANGED
-        else Change(Action.UNCHANGED, c.path, c.policy_id, "up to date")
+        c.path: c if c.action is Action.UNCHANGED else _settled(c.path, c.policy_id)
         for c in plan.changes
         if c.action is not Action.DELETE
     }
@@ -238,9 +236,7 @@ def _next_base(
         if change.action is Action.DELETE:
             del after[change.path]
         else:
-            after[change.path] = Change(
-                Action.UNCHANGED, change.path, change.policy_id, "up to date"
-            )
+            after[change.path] = _settled(change.path, change.policy_id)
     return Planned(by_id=by_id, changes=after)
 
 
@@ -326,6 +322,11 @@ def _symlink_on_the_way(policy: DesiredPolicy, symlinks: set[str]) -> str | None
     return next((p for p in (policy.folder, policy.path) if p in symlinks), None)
 
 
+def _settled(path: str, policy_id: str | None) -> Change:
+    """The entry of a file that already is what its policy renders to."""
+    return Change(Action.UNCHANGED, path, policy_id, "up to date")
+
+
 def _decide(policy: DesiredPolicy, tree: TreeSnapshot, renderer: Renderer) -> Change:
     state = tree.files.get(policy.path)
     if state is None:
@@ -337,7 +338,7 @@ def _decide(policy: DesiredPolicy, tree: TreeSnapshot, renderer: Renderer) -> Ch
     elif state.policy_id != policy.id or state.header != renderer.header(policy):
         reason = "re-rendered"
     else:
-        return Change(Action.UNCHANGED, policy.path, policy.id, "up to date")
+        return _settled(policy.path, policy.id)
     action = Action.CREATE if state is None else Action.UPDATE
     return Change(action, policy.path, policy.id, reason, renderer.document(policy))
 
