@@ -35,7 +35,7 @@ from reconciler.errors import (
     RetryableError,
     SourceUnavailableError,
 )
-from reconciler.events import Applied, DesiredSet, Event
+from reconciler.events import Applied, DesiredSet, Event, coalesce
 from reconciler.health import Metrics
 from reconciler.sync import Backoff, PassCache, PassOptions, SyncResult, reconcile
 
@@ -243,8 +243,9 @@ class Controller:
         if self._held is None:
             return
         self.metrics.events.inc(len(batch))
-        changed = [self._held.apply(event) for event in batch]
-        rejected = [e for e in batch if isinstance(e, Applied) and e.policy is None]
+        taken = coalesce(batch)
+        changed = [self._held.apply(event) for event in taken]
+        rejected = [e for e in taken if isinstance(e, Applied) and e.policy is None]
         for event in rejected:
             for problem in event.rejections:
                 log.warning(
@@ -320,13 +321,16 @@ class Controller:
                 self.stop.wait(1.0)
                 continue
             cursor = self._cursor
+            connected = False
             try:
                 for event in self.source.watch(cursor):
                     if attempt:
                         log.info("watch: reconnected at version %d", cursor)
-                    attempt = 0
-                    self.breaker.record_success()
-                    self.metrics.breaker.state(self.breaker.state.value)
+                        attempt = 0
+                    if not connected:  # once per stream: this loop runs at wire speed
+                        connected = True
+                        self.breaker.record_success()
+                        self.metrics.breaker.state(self.breaker.state.value)
                     self._cursor = max(self._cursor, event.version)
                     self._queue.put(event)
                 if self.stop.is_set():

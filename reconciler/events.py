@@ -1,9 +1,13 @@
 """Watch events and the desired set a long-running service holds between passes.
 
-Sits between the control-plane client (which turns wire messages into ``Applied`` and
+Sits between the control-plane client (which turns wire messages into ``Received`` and
 ``Deleted``) and ``sync`` (which reconciles a ``DesiredState``). A resync replaces the whole set;
 events patch it. Unchanged policies stay the very same objects, so the next pass plans only the
 delta (``plan.replan``). Pure: no I/O.
+
+An apply event is validated when its batch is taken (``coalesce``), not as it arrives: the
+watch then drains the stream at wire speed, and a policy changed many times within one batch
+is validated once, at its last version.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from reconciler.models import many_policies
 from reconciler.sources import DesiredState
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from reconciler.models import DesiredPolicy, Rejection
 
 
@@ -37,7 +44,37 @@ class Deleted:
     name: str
 
 
-Event = Applied | Deleted
+@dataclass(frozen=True, slots=True)
+class Received:
+    """An apply event as it came off the wire; ``validate`` makes it an ``Applied``."""
+
+    version: int
+    policy_id: str
+    validate: Callable[[], Applied]
+
+
+Event = Applied | Deleted | Received
+
+
+def coalesce(batch: Sequence[Event]) -> list[Applied | Deleted]:
+    """The batch, in order, without events that a later one for the same policy replaces.
+
+    A delete that names no id (older control planes) finds its policy by namespace and name in
+    the set as it is then, so events never move across it: it ends a run of coalescing. The
+    batch's last event, which carries its highest version, is always kept.
+    """
+    kept: list[Event] = []
+    replaced: set[str] = set()
+    for event in reversed(batch):
+        if not event.policy_id:
+            replaced.clear()
+        elif event.policy_id in replaced:
+            continue
+        else:
+            replaced.add(event.policy_id)
+        kept.append(event)
+    with many_policies():
+        return [e.validate() if isinstance(e, Received) else e for e in reversed(kept)]
 
 
 class DesiredSet:
@@ -54,7 +91,7 @@ class DesiredSet:
                 rejection,
             )
 
-    def apply(self, event: Event) -> bool:
+    def apply(self, event: Applied | Deleted) -> bool:
         """Patch the set; False when the event changes nothing (old, duplicate, or no-op)."""
         if event.version <= self.version:
             return False
@@ -77,17 +114,21 @@ class DesiredSet:
         return True
 
     def _delete(self, event: Deleted) -> bool:
-        policy_id = event.policy_id or self._find(event.namespace, event.name)
-        if policy_id is None:
-            return False  # deleting what is not there succeeds
-        removed = self._policies.pop(policy_id, None) is not None
-        return self._rejected.pop(policy_id, None) is not None or removed
+        # An old control plane names the policy by namespace and name alone; every policy held
+        # under that name goes, so the outcome never depends on the order they arrived in.
+        ids = [event.policy_id] if event.policy_id else self._named(event.namespace, event.name)
+        changed = False
+        for policy_id in ids:
+            removed = self._policies.pop(policy_id, None) is not None
+            changed = self._rejected.pop(policy_id, None) is not None or removed or changed
+        return changed  # deleting what is not there succeeds, and changes nothing
 
-    def _find(self, namespace: str, name: str) -> str | None:
-        for policy in self._policies.values():
-            if (policy.namespace or "") == namespace and policy.name == name:
-                return policy.id
-        return None
+    def _named(self, namespace: str, name: str) -> list[str]:
+        return [
+            policy.id
+            for policy in self._policies.values()
+            if (policy.namespace or "") == namespace and policy.name == name
+        ]
 
     def state(self) -> DesiredState:
         """The set as a ``DesiredState`` for a reconcile pass."""

@@ -30,7 +30,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from reconciler.errors import ConfigError, SourceUnavailableError
-from reconciler.models import DesiredPolicy, Rejection, parse_policy
+from reconciler.models import DesiredPolicy, Rejection, many_policies, parse_policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +74,17 @@ def build_state(entries: object, *, region: str | None, version: object = None) 
         return DesiredState((), (Rejection("policies", "policies", "must be a list"),), 0)
     policies: list[DesiredPolicy] = []
     rejections: list[Rejection] = []
-    for index, entry in enumerate(entries):
-        if region is not None and isinstance(entry, Mapping):
-            entry_region = entry.get("region")
-            if entry_region is not None and entry_region != region:
-                continue
-        parsed = parse_policy(entry, position=f"policies[{index}]")
-        if isinstance(parsed, DesiredPolicy):
-            policies.append(parsed)
-        else:
-            rejections.extend(parsed)
+    with many_policies():
+        for index, entry in enumerate(entries):
+            if region is not None and isinstance(entry, Mapping):
+                entry_region = entry.get("region")
+                if entry_region is not None and entry_region != region:
+                    continue
+            parsed = parse_policy(entry, position=f"policies[{index}]")
+            if isinstance(parsed, DesiredPolicy):
+                policies.append(parsed)
+            else:
+                rejections.extend(parsed)
     highest = max((p.version for p in policies), default=0)
     if isinstance(version, int) and not isinstance(version, bool) and version >= 0:
         highest = max(highest, version)
