@@ -1,0 +1,12 @@
+"""``cilium-gitops validate``: offline checks of CiliumNetworkPolicy files for CI and reviewers.
+
+The flow, one module per layer: ``documents`` reads files into policy documents that remember
+where each node was; ``structure`` checks them against the CRD schema of a Cilium release;
+``semantics`` applies the rules Cilium's Go validation enforces after apply; ``lint`` warns
+about legal but risky policies; ``repository`` checks a GitOps tree as a whole. Each layer
+yields ``findings.Issue`` values (a rule id and a path inside one document); ``runner`` turns
+them into ``findings.Finding`` with file, line and column, and ``formats`` prints them.
+
+Written so far: ``findings``, ``documents``, ``lint`` and ``repository``. ``structure``,
+``semantics``, ``runner``, ``formats`` and the command are still to come (issue 4).
+"""

@@ -1,0 +1,210 @@
+"""Reading the files ``validate`` checks: YAML or JSON, one or many documents each.
+
+First step of the flow (documents -> structure -> semantics -> lint -> repository): a file
+becomes ``PolicyDocument`` values (the plain data of each CiliumNetworkPolicy or
+CiliumClusterwideNetworkPolicy in it) and a ``Positions`` that places a path inside a document
+at a line and column. Positions are worked out only when a file has findings: the C loader
+builds plain data fast, and composing the file again with marks is cheap next to a report.
+Files that cannot be read or parsed raise ``UnreadableError`` with the position of the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from reconciler.validate.findings import Path as NodePath
+
+API_VERSION = "cilium.io/v2"
+KINDS = frozenset({"CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"})
+SUFFIXES = (".yaml", ".yml", ".json")
+# A policy file is a few kilobytes; anything this large is not one, and reading it whole
+# would let one stray file exhaust a CI runner's memory.
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+
+class UnreadableError(Exception):
+    """The file could not be read or parsed; ``line``/``column`` are 1-based, 0 when unknown."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
+        """Keep the position next to the message."""
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDocument:
+    """One CNP or CCNP found in a file."""
+
+    index: int  # which document of the file, from 0
+    data: dict[str, Any]
+    base: NodePath = ()  # where the policy sits in its document: ("items", 2) inside a List
+
+    @property
+    def kind(self) -> str:
+        """CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy."""
+        return str(self.data["kind"])
+
+    @property
+    def name(self) -> str | None:
+        """``metadata.name`` when it is a string."""
+        value = _metadata(self.data).get("name")
+        return value if isinstance(value, str) else None
+
+    @property
+    def namespace(self) -> str | None:
+        """``metadata.namespace`` when it is a string (never for a clusterwide policy)."""
+        value = _metadata(self.data).get("namespace")
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def display(self) -> str | None:
+        """``namespace/name`` as findings name the policy, or the name alone."""
+        if self.name is None:
+            return None
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+
+def _metadata(data: dict[str, Any]) -> dict[str, Any]:
+    metadata = data.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _loader() -> YAML:
+    # The safe loader (C-accelerated when ruamel.yaml.clib is installed) rejects duplicate keys,
+    # which Kubernetes would otherwise resolve silently to the last one.
+    return YAML(typ="safe", pure=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedFile:
+    """A file's text and the policies in it (other kinds of document are skipped)."""
+
+    text: str
+    policies: tuple[PolicyDocument, ...]
+    documents: int  # every document in the file, policies or not
+
+    def positions(self) -> Positions:
+        """Where each node of each document is; composed on demand."""
+        return Positions(self.text)
+
+
+def load(path: Path) -> LoadedFile:
+    """Read and parse one file; raises ``UnreadableError``."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            msg = f"{size} bytes: larger than any policy file ({MAX_FILE_BYTES} bytes at most)"
+            raise UnreadableError(msg)
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise UnreadableError(f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UnreadableError(f"not UTF-8 text (byte {exc.start})") from None
+    return parse(text)
+
+
+def parse(text: str) -> LoadedFile:
+    """Parse text holding one or many YAML (or JSON) documents."""
+    try:
+        documents = list(_loader().load_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        reason = exc.problem or exc.context or "invalid YAML"
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        raise UnreadableError(f"invalid YAML: {reason}", line, column) from None
+    except YAMLError as exc:
+        raise UnreadableError(f"invalid YAML: {exc}") from None
+    policies: list[PolicyDocument] = []
+    for index, document in enumerate(documents):
+        if is_policy(document):
+            policies.append(PolicyDocument(index, document))
+        elif isinstance(document, dict) and document.get("kind") == "List":
+            # kubectl's v1 List: the Cilium examples ship several policies this way.
+            items = document.get("items")
+            policies.extend(
+                PolicyDocument(index, item, ("items", position))
+                for position, item in enumerate(items if isinstance(items, list) else [])
+                if is_policy(item)
+            )
+    return LoadedFile(text, tuple(policies), sum(1 for d in documents if d is not None))
+
+
+def is_policy(document: object) -> bool:
+    """A Cilium network policy object (of the API version this tool knows)."""
+    return (
+        isinstance(document, dict)
+        and document.get("kind") in KINDS
+        and document.get("apiVersion") == API_VERSION
+    )
+
+
+class Positions:
+    """Lines and columns of nodes, by document index and path."""
+
+    def __init__(self, text: str) -> None:
+        """Compose the text into nodes with marks (the text parsed before, so this succeeds)."""
+        self._roots: list[Node] = list(_loader().compose_all(text))
+
+    def locate(self, index: int, path: NodePath) -> tuple[int, int]:
+        """1-based (line, column) of the node at ``path``, or of its nearest existing ancestor.
+
+        For a mapping key the key itself is the position: that is the line a reviewer edits.
+        """
+        if index >= len(self._roots):
+            return (0, 0)
+        node = self._roots[index]
+        mark = node.start_mark
+        for part in path:
+            found = _child(node, part)
+            if found is None:
+                break
+            key_node, node = found
+            mark = (key_node or node).start_mark
+        return (mark.line + 1, mark.column + 1)
+
+
+def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
+    if isinstance(node, MappingNode) and isinstance(part, str):
+        for key, value in node.value:
+            if key.value == part:
+                return key, value
+    if isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        return None, node.value[part]
+    return None
+
+
+def walk(paths: list[Path]) -> Iterator[Path]:
+    """Every policy-like file under the given files and folders, sorted, hidden folders skipped.
+
+    A file named explicitly is always checked, whatever its suffix; inside folders only
+    ``.yaml``, ``.yml`` and ``.json`` files are. Symlinks inside folders are not followed, so a
+    link cannot pull files from outside the tree into a report.
+    """
+    for path in paths:
+        if not path.is_dir():
+            yield path
+            continue
+        found: list[Path] = []
+        for folder, folders, files in os.walk(path):
+            folders[:] = sorted(f for f in folders if not f.startswith("."))
+            found.extend(
+                Path(folder, name)
+                for name in files
+                if name.endswith(SUFFIXES) and not (_is_link(folder, name))
+            )
+        yield from sorted(found)
+
+
+def _is_link(folder: str, name: str) -> bool:
+    return os.path.islink(os.path.join(folder, name))  # noqa: PTH118, PTH114 - os.walk gives str

@@ -1,0 +1,200 @@
+"""The repository layer: a GitOps tree as Flux will read it, beyond any one policy.
+
+Last step of the flow (documents -> structure -> semantics -> lint -> repository), for files
+found by walking a folder. Per file: is it listed by the kustomization Flux builds (its folder's
+``kustomization.yaml``, and that folder by its parent's); does a file cilium-gitops manages sit
+at the path its metadata gives, and is it byte for byte what cilium-gitops would write (a hand
+edit is shown as a diff); files that no tool manages are noted. Across files: one
+(kind, namespace, name) per tree, since the second file would silently replace the first.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from typing import TYPE_CHECKING, Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from reconciler.models import DesiredPolicy, parse_policy
+from reconciler.render import ID_ANNOTATION, VERSION_ANNOTATION, Renderer
+from reconciler.templates import load_templates
+from reconciler.tree import KUSTOMIZATION, inspect
+from reconciler.validate.findings import Issue, Severity, rule
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reconciler.templates import Templates
+    from reconciler.validate.documents import LoadedFile, PolicyDocument
+    from reconciler.validate.findings import Path as NodePath
+
+NOT_LISTED = rule(
+    "CG401",
+    "not-in-kustomization",
+    Severity.ERROR,
+    "Flux applies only what a kustomization lists: an unlisted file is silently never applied.",
+    "Add the file (or its folder) to the resources of the kustomization.yaml beside it.",
+)
+WRONG_PATH = rule(
+    "CG402",
+    "path-mismatch",
+    Severity.ERROR,
+    "A managed file lives at <namespace>/<name>.yaml; elsewhere the next sync writes a copy.",
+    "Move the file to match metadata, or fix metadata.name and metadata.namespace.",
+)
+HAND_EDITED = rule(
+    "CG403",
+    "hand-edited",
+    Severity.ERROR,
+    "cilium-gitops rewrites its files on the next sync, so a hand edit is silently reverted.",
+    "Change the policy in the control plane, or remove the managed-by label to take it over.",
+)
+UNMANAGED = rule(
+    "CG404",
+    "unmanaged-file",
+    Severity.INFO,
+    "No tool owns this file: it changes only by hand, and cilium-gitops never deletes it.",
+    "Nothing to do if that is intended; move it to the control plane to have it managed.",
+)
+DUPLICATE = rule(
+    "CG405",
+    "duplicate-policy",
+    Severity.ERROR,
+    "Two files with one kind, namespace and name: the one Flux applies last wins, silently.",
+    "Rename or remove one of them.",
+)
+
+CLUSTER_FOLDER = "_cluster"
+
+
+@functools.cache
+def _resources(kustomization: Path) -> frozenset[str] | None:
+    """The resources a kustomization lists; None when it cannot be read (cached per run)."""
+    try:
+        document: Any = YAML(typ="safe", pure=False).load(kustomization.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, YAMLError):
+        return None
+    listed = document.get("resources") if isinstance(document, dict) else None
+    if not isinstance(listed, list):
+        return frozenset()
+    return frozenset(str(item).rstrip("/").removeprefix("./") for item in listed)
+
+
+def listing_issue(path: Path, top: Path) -> str | None:
+    """Why Flux would not apply ``path`` through the kustomizations from ``top`` down, if so."""
+    if not (top / KUSTOMIZATION).is_file():
+        return None  # not a kustomize tree: nothing to check
+    child = path
+    folder = path.parent
+    while True:
+        listed = _resources(folder / KUSTOMIZATION) if (folder / KUSTOMIZATION).is_file() else None
+        where = folder.relative_to(top).as_posix()
+        where = f"{where}/{KUSTOMIZATION}" if where != "." else KUSTOMIZATION
+        if listed is None:
+            return f"{where} does not exist or cannot be read, so nothing in it is applied"
+        if child.name not in listed:
+            return f"{child.name} is not listed in the resources of {where}"
+        if folder == top:
+            return None
+        child, folder = folder, folder.parent
+
+
+def check_file(
+    path: Path, shown: str, loaded: LoadedFile, *, top: Path
+) -> list[tuple[int | None, Issue]]:
+    """Repository issues of one file: (document index or None for the whole file, issue)."""
+    found: list[tuple[int | None, Issue]] = []
+    reason = listing_issue(path, top)
+    if reason is not None:
+        found.append((None, Issue(NOT_LISTED, (), reason)))
+    if not loaded.policies:
+        return found
+    state = inspect(shown, loaded.text.encode())
+    if not state.managed:
+        names = ", ".join(p.display or "?" for p in loaded.policies)
+        found.append((None, Issue(UNMANAGED, (), f"not managed by cilium-gitops: {names}")))
+        return found
+    for policy in loaded.policies:
+        found.extend((policy.index, issue) for issue in _placement(path, top, policy))
+    if not state.intact:
+        found.append((None, _hand_edit(loaded)))
+    return found
+
+
+def _placement(path: Path, top: Path, policy: PolicyDocument) -> list[Issue]:
+    folder = policy.namespace or CLUSTER_FOLDER
+    expected = f"{folder}/{policy.name}.yaml"
+    actual = "/".join(path.relative_to(top).parts[-2:]) if path != top else path.name
+    if policy.name is None or actual == expected:
+        return []
+    return [
+        Issue(
+            WRONG_PATH,
+            ("metadata", "name"),
+            f"file is {actual}, but metadata says {expected}",
+        )
+    ]
+
+
+def _hand_edit(loaded: LoadedFile) -> Issue:
+    """The file's checksum does not match: show what cilium-gitops would write instead."""
+    rendered = _rerender(loaded)
+    if rendered is None:
+        return Issue(HAND_EDITED, (), "edited by hand: its checksum no longer matches")
+    diff = "".join(
+        difflib.unified_diff(
+            loaded.text.splitlines(keepends=True),
+            rendered.splitlines(keepends=True),
+            "as committed",
+            "as cilium-gitops renders it",
+        )
+    )
+    return Issue(HAND_EDITED, (), "edited by hand: the next sync rewrites it", detail=diff)
+
+
+def _rerender(loaded: LoadedFile) -> str | None:
+    if len(loaded.policies) != 1:
+        return None
+    document = loaded.policies[0].data
+    metadata = document.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    version = annotations.get(VERSION_ANNOTATION, "0")
+    entry = {
+        "id": annotations.get(ID_ANNOTATION) or "unknown",
+        "name": metadata.get("name"),
+        "version": int(version) if str(version).isdigit() else 0,
+        "policy": document,
+    }
+    if metadata.get("namespace"):
+        entry["namespace"] = metadata["namespace"]
+    parsed = parse_policy(entry, position=str(entry["id"]))
+    if not isinstance(parsed, DesiredPolicy):
+        return None
+    return Renderer(_templates()).document(parsed).decode()
+
+
+@functools.cache
+def _templates() -> Templates:
+    # The shipped templates: a repository rendered with custom ones shows a header diff.
+    return load_templates()
+
+
+# (file, (document index, path of the policy in its document), kind, namespace, name)
+Listed = tuple[str, tuple[int, "NodePath"], str, "str | None", str]
+
+
+def duplicates(policies: list[Listed]) -> list[tuple[str, tuple[int, NodePath], Issue]]:
+    """(file, where, issue) for every policy whose kind, namespace and name came before."""
+    first: dict[tuple[str, str | None, str], str] = {}
+    found: list[tuple[str, tuple[int, NodePath], Issue]] = []
+    for file, where, kind, namespace, name in policies:
+        key = (kind, namespace, name)
+        if key in first:
+            shown = f"{namespace}/{name}" if namespace else name
+            message = f"{kind} {shown} is also defined in {first[key]}"
+            found.append((file, where, Issue(DUPLICATE, ("metadata", "name"), message)))
+        else:
+            first[key] = file
+    return found
