@@ -7,6 +7,6 @@ about legal but risky policies; ``repository`` checks a GitOps tree as a whole. 
 yields ``findings.Issue`` values (a rule id and a path inside one document); ``runner`` turns
 them into ``findings.Finding`` with file, line and column, and ``formats`` prints them.
 
-Written so far: ``findings``, ``documents``, ``lint`` and ``repository``. ``structure``,
-``semantics``, ``runner``, ``formats`` and the command are still to come (issue 4).
+Written so far: every layer and ``formats``. ``runner`` and the command are on the branch
+wip/issue-4-validate and still to be merged (issue 4).
 """
