@@ -20,7 +20,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from reconciler.validate.findings import Path as NodePath
 
@@ -80,7 +80,8 @@ def _metadata(data: dict[str, Any]) -> dict[str, Any]:
     return metadata if isinstance(metadata, dict) else {}
 
 
-def _loader() -> YAML:
+def yaml_loader() -> YAML:
+    """The loader every reading in ``validate`` uses."""
     # The safe loader (C-accelerated when ruamel.yaml.clib is installed) rejects duplicate keys,
     # which Kubernetes would otherwise resolve silently to the last one.
     return YAML(typ="safe", pure=False)
@@ -117,7 +118,7 @@ def load(path: Path) -> LoadedFile:
 def parse(text: str) -> LoadedFile:
     """Parse text holding one or many YAML (or JSON) documents."""
     try:
-        documents = list(_loader().load_all(text))
+        documents = list(yaml_loader().load_all(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         reason = exc.problem or exc.context or "invalid YAML"
@@ -149,12 +150,33 @@ def is_policy(document: object) -> bool:
     )
 
 
+def items(value: object) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The mappings of a list with their indexes; anything else has none.
+
+    Every layer walks raw documents with this: a node of the wrong type is skipped here and
+    reported by ``structure``.
+    """
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict):  # what YAML and JSON loaders build (ruamel's too)
+                yield index, item
+
+
+def rules_of(document: Mapping[str, Any]) -> Iterator[tuple[NodePath, dict[str, Any]]]:
+    """Each rule of a policy (``spec`` and every item of ``specs``) with its path."""
+    spec = document.get("spec")
+    if isinstance(spec, dict):
+        yield ("spec",), spec
+    for index, item in items(document.get("specs")):
+        yield ("specs", index), item
+
+
 class Positions:
     """Lines and columns of nodes, by document index and path."""
 
     def __init__(self, text: str) -> None:
         """Compose the text into nodes with marks (the text parsed before, so this succeeds)."""
-        self._roots: list[Node] = list(_loader().compose_all(text))
+        self._roots: list[Node] = list(yaml_loader().compose_all(text))
 
     def locate(self, index: int, path: NodePath) -> tuple[int, int]:
         """1-based (line, column) of the node at ``path``, or of its nearest existing ancestor.

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from reconciler.validate.documents import items, rules_of
 from reconciler.validate.findings import Issue, Severity, rule
 
 if TYPE_CHECKING:
@@ -88,25 +89,6 @@ class Facts:
     dns_issues: tuple[Issue, ...]  # CG301/CG302: void when the namespace covers them
 
 
-def rules_of(document: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Each rule of a policy (``spec`` and every item of ``specs``) with its path."""
-    spec = document.get("spec")
-    if isinstance(spec, dict):
-        yield ("spec",), spec
-    specs = document.get("specs")
-    if isinstance(specs, list):
-        for index, item in enumerate(specs):
-            if isinstance(item, dict):
-                yield ("specs", index), item
-
-
-def _items(value: object) -> Iterator[tuple[int, dict[str, Any]]]:
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, dict):
-                yield index, item
-
-
 def check(document: dict[str, Any]) -> tuple[list[Issue], Facts]:
     """The per-policy warnings, and the facts for the tree-wide checks."""
     issues: list[Issue] = []
@@ -145,11 +127,11 @@ def check(document: dict[str, Any]) -> tuple[list[Issue], Facts]:
 
 def _grants(spec: dict[str, Any]) -> bool:
     # A rule item with nothing in it ({}) selects no peer: it only turns default deny on.
-    return any(item for key in ("ingress", "egress") for _, item in _items(spec.get(key)))
+    return any(item for key in ("ingress", "egress") for _, item in items(spec.get(key)))
 
 
 def _world_ingress(base: Path, spec: dict[str, Any]) -> Iterator[Issue]:
-    for index, item in _items(spec.get("ingress")):
+    for index, item in items(spec.get("ingress")):
         here = (*base, "ingress", index)
         for position, entity in enumerate(item.get("fromEntities") or []):
             if entity in _WORLD_ENTITIES:
@@ -165,7 +147,7 @@ def _world_ingress(base: Path, spec: dict[str, Any]) -> Iterator[Issue]:
                     (*here, "fromCIDR", position),
                     f"ingress from {cidr} admits any address",
                 )
-        for position, entry in _items(item.get("fromCIDRSet")):
+        for position, entry in items(item.get("fromCIDRSet")):
             if entry.get("cidr") in _WORLD_CIDRS:
                 yield Issue(
                     INGRESS_FROM_WORLD,
@@ -176,15 +158,15 @@ def _world_ingress(base: Path, spec: dict[str, Any]) -> Iterator[Issue]:
 
 def _port_rules(spec: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any]]]:
     for direction in ("ingress", "egress", "ingressDeny", "egressDeny"):
-        for index, item in _items(spec.get(direction)):
-            for position, port_rule in _items(item.get("toPorts")):
+        for index, item in items(spec.get(direction)):
+            for position, port_rule in items(item.get("toPorts")):
                 yield (direction, index, "toPorts", position), port_rule
 
 
 def _ports_and_http(base: Path, spec: dict[str, Any]) -> Iterator[Issue]:
     for where, port_rule in _port_rules(spec):
         here = (*base, *where)
-        for index, port in _items(port_rule.get("ports")):
+        for index, port in items(port_rule.get("ports")):
             if "protocol" not in port and "port" in port:
                 yield Issue(
                     PORT_WITHOUT_PROTOCOL,
@@ -193,7 +175,7 @@ def _ports_and_http(base: Path, spec: dict[str, Any]) -> Iterator[Issue]:
                 )
         rules = port_rule.get("rules")
         http = rules.get("http") if isinstance(rules, dict) else None
-        for index, entry in _items(http):
+        for index, entry in items(http):
             if not entry.get("method") and not entry.get("path"):
                 yield Issue(
                     HTTP_WITHOUT_MATCH,
@@ -203,8 +185,8 @@ def _ports_and_http(base: Path, spec: dict[str, Any]) -> Iterator[Issue]:
 
 
 def _egress_port_rules(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for _, item in _items(spec.get("egress")):
-        for _, port_rule in _items(item.get("toPorts")):
+    for _, item in items(spec.get("egress")):
+        for _, port_rule in items(item.get("toPorts")):
             yield port_rule
 
 
@@ -212,7 +194,7 @@ def _allows_dns(spec: dict[str, Any]) -> bool:
     return any(
         port.get("port") in _DNS_PORTS and port.get("protocol", "ANY") in {"UDP", "ANY"}
         for port_rule in _egress_port_rules(spec)
-        for _, port in _items(port_rule.get("ports"))
+        for _, port in items(port_rule.get("ports"))
     )
 
 
@@ -225,7 +207,7 @@ def _proxies_dns(spec: dict[str, Any]) -> bool:
 
 def _dns(base: Path, spec: dict[str, Any]) -> Iterator[Issue]:
     egress = spec.get("egress")
-    if isinstance(egress, list) and any(item for _, item in _items(egress)):
+    if isinstance(egress, list) and any(item for _, item in items(egress)):
         if not _allows_dns(spec):
             yield Issue(
                 EGRESS_WITHOUT_DNS,
@@ -233,7 +215,7 @@ def _dns(base: Path, spec: dict[str, Any]) -> Iterator[Issue]:
                 "egress is restricted and no rule allows DNS (port 53)",
             )
         if not _proxies_dns(spec):
-            for index, item in _items(egress):
+            for index, item in items(egress):
                 if item.get("toFQDNs"):
                     yield Issue(
                         FQDN_WITHOUT_DNS_PROXY,

@@ -14,13 +14,13 @@ import difflib
 import functools
 from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from reconciler.models import DesiredPolicy, parse_policy
 from reconciler.render import ID_ANNOTATION, VERSION_ANNOTATION, Renderer
 from reconciler.templates import load_templates
 from reconciler.tree import KUSTOMIZATION, inspect
+from reconciler.validate.documents import yaml_loader
 from reconciler.validate.findings import Issue, Severity, rule
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ CLUSTER_FOLDER = "_cluster"
 def _resources(kustomization: Path) -> frozenset[str] | None:
     """The resources a kustomization lists; None when it cannot be read (cached per run)."""
     try:
-        document: Any = YAML(typ="safe", pure=False).load(kustomization.read_text("utf-8"))
+        document: Any = yaml_loader().load(kustomization.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, YAMLError):
         return None
     listed = document.get("resources") if isinstance(document, dict) else None

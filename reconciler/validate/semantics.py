@@ -24,8 +24,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from reconciler.validate import semantics_ports as ports
+from reconciler.validate.documents import KINDS, items, rules_of
 from reconciler.validate.findings import Severity, rule
-from reconciler.validate.semantics_ports import FLAG_NAMES, AgentFlags, Context, count, items
+from reconciler.validate.semantics_ports import FLAG_NAMES, AgentFlags, Context, count
 from reconciler.validate.semantics_values import (
     Network,
     is_address,
@@ -33,6 +34,7 @@ from reconciler.validate.semantics_values import (
     label_value_problem,
     parse_prefix,
 )
+from reconciler.validate.structure import VERSIONS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,8 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FLAG_NAMES", "VERSIONS", "AgentFlags", "check_semantics"]
 
-VERSIONS: tuple[str, ...] = ("1.19", "1.20")
-_KINDS = frozenset({"CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"})
 
 SELECTOR_KIND = rule(
     "CG201",
@@ -210,15 +210,12 @@ def check_semantics(document: Mapping[str, Any], *, version: str, flags: AgentFl
         msg = f"unknown Cilium version {version!r}; expected one of {', '.join(VERSIONS)}"
         raise ValueError(msg)
     kind = document.get("kind") if isinstance(document, Mapping) else None
-    if not isinstance(kind, str) or kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         return []
     ctx = Context(version, flags)
     namespaced = kind == "CiliumNetworkPolicy"
-    spec = document.get("spec")
-    if isinstance(spec, dict):
-        _rule(ctx, ("spec",), spec, namespaced=namespaced)
-    for index, item in items(document.get("specs")):
-        _rule(ctx, ("specs", index), item, namespaced=namespaced)
+    for base, spec in rules_of(document):
+        _rule(ctx, base, spec, namespaced=namespaced)
     return ctx.issues
 
 

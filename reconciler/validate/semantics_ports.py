@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reconciler.validate import semantics_regex
+from reconciler.validate.documents import items
 from reconciler.validate.findings import Issue
 from reconciler.validate.semantics_values import (
     go_parse_uint16,
@@ -25,7 +26,7 @@ from reconciler.validate.semantics_values import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Mapping
 
     from reconciler.validate.findings import Path
 
@@ -82,14 +83,6 @@ class Context:
             f"{what} needs the agent flag {name}, which is off by default",
             f"Start cilium-agent with {name}=true, or drop this field.",
         )
-
-
-def items(value: object) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """The mappings of a list with their indexes; anything else has none (structure says why)."""
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, dict):  # what YAML and JSON loaders build (ruamel's too)
-                yield index, item
 
 
 def count(value: object) -> int:
