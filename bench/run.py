@@ -38,10 +38,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from reconciler.config import DEFAULT_PATH  # noqa: E402
 from reconciler.gitops import GitSettings, Workspace, init_bare  # noqa: E402
 from reconciler.models import DesiredPolicy, parse_policy  # noqa: E402
 from reconciler.sources import DesiredState, FileSource  # noqa: E402
-from reconciler.sync import DEFAULT_PATH, PassCache, PassOptions, reconcile  # noqa: E402
+from reconciler.sync import PassCache, PassOptions, reconcile  # noqa: E402
 from reconciler.templates import load_templates  # noqa: E402
 
 if TYPE_CHECKING:

@@ -25,19 +25,20 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from reconciler import __version__
-from reconciler.config import env_var, load_config
+from reconciler.config import DEFAULT_PATH, env_var, load_config
 from reconciler.controlplane.command import control_plane
 from reconciler.errors import CiliumGitopsError, ConfigError, redact
-from reconciler.gitops import GitSettings, Identity, Workspace, default_workdir
 from reconciler.logs import configure
-from reconciler.report import plan_json, plan_lines, rejection_lines
-from reconciler.sources import DesiredState, TlsFiles, read_state
-from reconciler.sync import DEFAULT_PATH, Backoff, PassOptions, reconcile, render_only
-from reconciler.templates import load_templates
+from reconciler.validate.command import validate
 
+# The pass's modules (pydantic models, GitPython) are imported by the commands that use them:
+# ``validate`` in CI starts once per run, and would otherwise pay for all of them.
 if TYPE_CHECKING:
+    from reconciler.gitops import GitSettings, Identity, Signing
     from reconciler.models import Rejection
     from reconciler.plan import Plan
+    from reconciler.sources import DesiredState, TlsFiles
+    from reconciler.sync import PassOptions
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -168,6 +169,18 @@ _GIT_OPTIONS: list[Callable[[Any], Any]] = [
         "known-hosts",
         "Pinned known_hosts for --ssh-key; host keys are checked strictly.",
     ),
+    _file_option(
+        "sign-ssh-key",
+        "Sign commits with this SSH key (gpg.format=ssh): the private key, or its .pub when "
+        "ssh-agent holds it. No passphrase: unencrypted or in an agent.",
+    ),
+    _option(
+        "sign-openpgp-key",
+        default=None,
+        metavar="KEYID",
+        help="Sign commits with this OpenPGP key id or fingerprint from gpg's keyring "
+        "(GNUPGHOME). No passphrase: unencrypted or unlocked in gpg-agent.",
+    ),
     _option(
         "push-attempts",
         type=click.IntRange(1, 50),
@@ -183,6 +196,11 @@ _GIT_OPTIONS: list[Callable[[Any], Any]] = [
 @_git_options
 def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
     """Reconcile once: plan, commit and push the managed tree, then exit."""
+    from reconciler.gitops import Workspace  # noqa: PLC0415 - see the imports
+    from reconciler.sources import read_state  # noqa: PLC0415
+    from reconciler.sync import reconcile  # noqa: PLC0415
+    from reconciler.templates import load_templates  # noqa: PLC0415
+
     settings, options, workdir, cp_token = _git_setup(kw)
 
     def run() -> tuple[DesiredState, Plan, str | None]:
@@ -198,10 +216,15 @@ def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywo
 
 
 def _tls(kw: dict[str, Any]) -> TlsFiles:
+    from reconciler.sources import TlsFiles  # noqa: PLC0415 - see the imports
+
     return TlsFiles(ca=kw["ca_file"], cert=kw["client_cert"], key=kw["client_key"])
 
 
 def _git_setup(kw: dict[str, Any]) -> tuple[GitSettings, PassOptions, Path, str | None]:
+    from reconciler.gitops import GitSettings, default_workdir  # noqa: PLC0415 - see the imports
+    from reconciler.sync import Backoff, PassOptions  # noqa: PLC0415
+
     token = _read_token(kw["git_token_file"], "git-token-file", TOKEN_ENV)
     cp_token = _read_token(kw["token_file"], "token-file", CONTROL_PLANE_TOKEN_ENV)
     settings = GitSettings(
@@ -214,6 +237,7 @@ def _git_setup(kw: dict[str, Any]) -> tuple[GitSettings, PassOptions, Path, str 
         token=token,
         ssh_key=kw["ssh_key"],
         known_hosts=kw["known_hosts"],
+        signing=_signing(kw),
     )
     if kw["known_hosts"] is not None and kw["ssh_key"] is None:
         _fail(EXIT_USAGE, "--known-hosts needs --ssh-key")
@@ -227,12 +251,28 @@ def _git_setup(kw: dict[str, Any]) -> tuple[GitSettings, PassOptions, Path, str 
     return settings, options, workdir, cp_token
 
 
+def _signing(kw: dict[str, Any]) -> Signing | None:
+    """The commit-signing key, from at most one of the two signing options."""
+    from reconciler.gitops import Signing  # noqa: PLC0415 - see the imports
+
+    ssh_key, openpgp_key = kw["sign_ssh_key"], kw["sign_openpgp_key"]
+    if ssh_key is not None and openpgp_key:
+        _fail(EXIT_USAGE, "--sign-ssh-key and --sign-openpgp-key exclude each other; pick one")
+    if ssh_key is not None:
+        return _guard(lambda: Signing("ssh", str(ssh_key)))
+    if openpgp_key:
+        return _guard(lambda: Signing("openpgp", str(openpgp_key)))
+    return None
+
+
 def _report_sync(
     kw: dict[str, Any],
     settings: GitSettings,
     options: PassOptions,
     outcome: tuple[DesiredState, Plan, str | None],
 ) -> None:
+    from reconciler.report import plan_json  # noqa: PLC0415 - see the imports
+
     state, plan, commit = outcome
     rejections = state.rejections + plan.rejections
     if kw["output"] == "json":
@@ -264,6 +304,11 @@ def _report_sync(
 )
 def render(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
     """Write the managed tree for the desired state into a folder, without git."""
+    from reconciler.report import plan_json  # noqa: PLC0415 - see the imports
+    from reconciler.sources import read_state  # noqa: PLC0415
+    from reconciler.sync import render_only  # noqa: PLC0415
+    from reconciler.templates import load_templates  # noqa: PLC0415
+
     cp_token = _read_token(kw["token_file"], "token-file", CONTROL_PLANE_TOKEN_ENV)
 
     def run() -> tuple[DesiredState, Plan]:
@@ -300,6 +345,8 @@ def demo(directory: Path | None) -> None:
 
 
 def _print_text(plan: Plan, rejections: tuple[Rejection, ...]) -> None:
+    from reconciler.report import plan_lines, rejection_lines  # noqa: PLC0415 - see the imports
+
     for line in plan_lines(plan):
         click.echo(line)
     for line in rejection_lines(rejections):
@@ -307,6 +354,8 @@ def _print_text(plan: Plan, rejections: tuple[Rejection, ...]) -> None:
 
 
 def _identity(value: str, option: str) -> Identity:
+    from reconciler.gitops import Identity  # noqa: PLC0415 - see the imports
+
     name, sep, rest = value.partition("<")
     email = rest.removesuffix(">").strip()
     if not sep or not name.strip() or not email or not rest.endswith(">"):
@@ -385,8 +434,10 @@ def _fail(code: int, message: str) -> NoReturn:
 def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
     """Run the service: follow the control plane's stream, batch, commit, resync; until stopped."""
     from reconciler.controller import Controller, RunSettings  # noqa: PLC0415 - grpc on demand
+    from reconciler.gitops import Workspace  # noqa: PLC0415
     from reconciler.health import serve_http  # noqa: PLC0415
     from reconciler.sources import open_source  # noqa: PLC0415
+    from reconciler.templates import load_templates  # noqa: PLC0415
 
     if not kw["control_plane"].startswith(("grpc://", "grpcs://")):
         _fail(EXIT_USAGE, "run needs a streaming control plane: --control-plane grpc://HOST:PORT")
@@ -420,6 +471,7 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
 
 
 cli.add_command(control_plane)
+cli.add_command(validate)
 
 
 def main() -> None:

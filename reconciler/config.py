@@ -11,9 +11,11 @@ environment variable ``CILIUM_GITOPS_<OPTION>`` (``--control-plane`` ->
     region: eu-west-1
     ssh-key: /var/run/secrets/git/id_ed25519
     known-hosts: /var/run/secrets/git/known_hosts
+    sign-ssh-key: /var/run/secrets/git-signing/id_ed25519
 
 Secrets are never read from the config file itself: it names files (``git-token-file``,
-``ssh-key``) so the file can be committed or shown without leaking anything.
+``ssh-key``, ``sign-ssh-key``) or key ids (``sign-openpgp-key``) so the file can be committed
+or shown without leaking anything.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from reconciler.errors import ConfigError
-from reconciler.sources import load_document
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 ENV_PREFIX = "CILIUM_GITOPS_"
+# The managed folder in the repository, where Flux's Kustomization points. Kept here, with
+# nothing heavy imported at the top, so the command line can build its options cheaply.
+DEFAULT_PATH = "infrastructure/network-policies"
 # Keys a config file may not hold: the value itself is a secret.
 _SECRET_KEYS = frozenset({"git-token", "token", "password"})
 
@@ -39,6 +43,8 @@ def env_var(option: str) -> str:
 
 def load_config(path: Path, known: Iterable[str]) -> dict[str, object]:
     """Read a config file into ``{parameter_name: value}``; unknown keys are an error."""
+    from reconciler.sources import load_document  # noqa: PLC0415 - see DEFAULT_PATH
+
     document = load_document(path)
     if document is None:
         return {}

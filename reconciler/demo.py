@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
+from reconciler.config import DEFAULT_PATH
 from reconciler.controller import Controller, RunSettings
 from reconciler.controlplane.client import Endpoint, GrpcSource
 from reconciler.controlplane.server import ReferenceControlPlane, RunningServer, start
@@ -31,7 +32,7 @@ from reconciler.errors import SourceUnavailableError
 from reconciler.gitops import GitSettings, Identity, Workspace, init_bare
 from reconciler.plan import Plan
 from reconciler.report import plan_lines
-from reconciler.sync import DEFAULT_PATH, PassOptions, SyncResult, reconcile
+from reconciler.sync import PassOptions, SyncResult, reconcile
 from reconciler.templates import data_dir, load_templates
 
 if TYPE_CHECKING:

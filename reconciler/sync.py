@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from reconciler.apply import apply_plan, written_paths
+from reconciler.config import DEFAULT_PATH
 from reconciler.errors import ConfigError, MassDeletionError, PushRejectedError
 from reconciler.gitops import REGION_TRAILER, VERSION_TRAILER, Touched, Workspace
 from reconciler.plan import (
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from reconciler.sources import DesiredState
     from reconciler.templates import Templates
 
-DEFAULT_PATH = "infrastructure/network-policies"
 _PAST_TENSE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
 
 

@@ -70,6 +70,16 @@ TCP_80 = {"ports": [{"port": "80", "protocol": "TCP"}]}
         # CG304: an empty selector with an allow rule; a default-deny policy passes.
         ({"endpointSelector": {}, "ingress": [{"fromEntities": ["cluster"]}]}, ["CG304"]),
         ({"endpointSelector": {}, "ingress": [{}], "egress": [{}]}, []),
+        # ...and so does DNS for every pod, the usual companion of a default deny, but not
+        # DNS plus anything else.
+        ({"endpointSelector": {}, "egress": [DNS]}, []),
+        (
+            {
+                "endpointSelector": {},
+                "egress": [DNS, {"toEntities": ["world"], "toPorts": [TCP_80]}],
+            },
+            ["CG304"],
+        ),
         # CG305: a port without protocol.
         (
             {"endpointSelector": SELECT, "ingress": [{"toPorts": [{"ports": [{"port": "80"}]}]}]},
@@ -166,7 +176,7 @@ def test_repository_checks_of_one_file(tmp_path: Path, templates: Templates) -> 
     for name, content in cases.items():
         path = tmp_path / "shop" / name
         path.write_bytes(content)
-        issues = repository.check_file(path, name, load(path), top=tmp_path)
+        issues = repository.check_file(path, name, load(path), root=tmp_path)
         found[name] = sorted(issue.rule for _, issue in issues)
         if name == "edited.yaml":
             (hand,) = [issue for _, issue in issues if issue.rule == repository.HAND_EDITED]

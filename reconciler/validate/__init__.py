@@ -4,9 +4,8 @@ The flow, one module per layer: ``documents`` reads files into policy documents 
 where each node was; ``structure`` checks them against the CRD schema of a Cilium release;
 ``semantics`` applies the rules Cilium's Go validation enforces after apply; ``lint`` warns
 about legal but risky policies; ``repository`` checks a GitOps tree as a whole. Each layer
-yields ``findings.Issue`` values (a rule id and a path inside one document); ``runner`` turns
-them into ``findings.Finding`` with file, line and column, and ``formats`` prints them.
-
-Written so far: every layer and ``formats``. ``runner`` and the command are on the branch
-wip/issue-4-validate and still to be merged (issue 4).
+yields ``findings.Issue`` values (a rule id and a path inside one document); ``runner`` runs
+the layers per file (in worker processes for large inputs) and turns them into
+``findings.Finding`` with file, line and column; ``formats`` prints them; ``command`` is the
+click command.
 """

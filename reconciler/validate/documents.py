@@ -3,13 +3,15 @@
 First step of the flow (documents -> structure -> semantics -> lint -> repository): a file
 becomes ``PolicyDocument`` values (the plain data of each CiliumNetworkPolicy or
 CiliumClusterwideNetworkPolicy in it) and a ``Positions`` that places a path inside a document
-at a line and column. Positions are worked out only when a file has findings: the C loader
-builds plain data fast, and composing the file again with marks is cheap next to a report.
+at a line and column. Both come from libyaml's events (``yaml_events``), with ruamel's full
+loader as the fallback for unusual YAML and for errors; positions are worked out only when a
+file has findings.
 Files that cannot be read or parsed raise ``UnreadableError`` with the position of the problem.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+
+from reconciler.validate import yaml_events
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -80,8 +84,12 @@ def _metadata(data: dict[str, Any]) -> dict[str, Any]:
     return metadata if isinstance(metadata, dict) else {}
 
 
+@functools.cache
 def yaml_loader() -> YAML:
-    """The loader every reading in ``validate`` uses."""
+    """The loader every reading in ``validate`` uses, one per process.
+
+    Making one globs for plug-ins, which costs more than loading a small file.
+    """
     # The safe loader (C-accelerated when ruamel.yaml.clib is installed) rejects duplicate keys,
     # which Kubernetes would otherwise resolve silently to the last one.
     return YAML(typ="safe", pure=False)
@@ -94,10 +102,11 @@ class LoadedFile:
     text: str
     policies: tuple[PolicyDocument, ...]
     documents: int  # every document in the file, policies or not
+    marks: list[yaml_events.Marks] | None = None  # from the fast reader; None after ruamel
 
     def positions(self) -> Positions:
-        """Where each node of each document is; composed on demand."""
-        return Positions(self.text)
+        """Where each node of each document is."""
+        return Positions(self.text, self.marks)
 
 
 def load(path: Path) -> LoadedFile:
@@ -117,15 +126,11 @@ def load(path: Path) -> LoadedFile:
 
 def parse(text: str) -> LoadedFile:
     """Parse text holding one or many YAML (or JSON) documents."""
+    marks: list[yaml_events.Marks] | None
     try:
-        documents = list(yaml_loader().load_all(text))
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        reason = exc.problem or exc.context or "invalid YAML"
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-        raise UnreadableError(f"invalid YAML: {reason}", line, column) from None
-    except YAMLError as exc:
-        raise UnreadableError(f"invalid YAML: {exc}") from None
+        documents, marks = yaml_events.load_all(text)
+    except yaml_events.Unusual:
+        documents, marks = _load_all(text), None
     policies: list[PolicyDocument] = []
     for index, document in enumerate(documents):
         if is_policy(document):
@@ -138,7 +143,21 @@ def parse(text: str) -> LoadedFile:
                 for position, item in enumerate(items if isinstance(items, list) else [])
                 if is_policy(item)
             )
-    return LoadedFile(text, tuple(policies), sum(1 for d in documents if d is not None))
+    count = sum(1 for d in documents if d is not None)
+    return LoadedFile(text, tuple(policies), count, marks)
+
+
+def _load_all(text: str) -> list[Any]:
+    """The reference loader: slower, but handles every YAML feature and places every error."""
+    try:
+        return list(yaml_loader().load_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        reason = exc.problem or exc.context or "invalid YAML"
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        raise UnreadableError(f"invalid YAML: {reason}", line, column) from None
+    except YAMLError as exc:
+        raise UnreadableError(f"invalid YAML: {exc}") from None
 
 
 def is_policy(document: object) -> bool:
@@ -174,15 +193,25 @@ def rules_of(document: Mapping[str, Any]) -> Iterator[tuple[NodePath, dict[str, 
 class Positions:
     """Lines and columns of nodes, by document index and path."""
 
-    def __init__(self, text: str) -> None:
-        """Compose the text into nodes with marks (the text parsed before, so this succeeds)."""
-        self._roots: list[Node] = list(yaml_loader().compose_all(text))
+    def __init__(self, text: str, marks: list[yaml_events.Marks] | None = None) -> None:
+        """Use the fast reader's marks, or compose the text (parsed before, so it succeeds)."""
+        self._marks = marks
+        self._roots: list[Node] = [] if marks is not None else list(yaml_loader().compose_all(text))
 
     def locate(self, index: int, path: NodePath) -> tuple[int, int]:
         """1-based (line, column) of the node at ``path``, or of its nearest existing ancestor.
 
         For a mapping key the key itself is the position: that is the line a reviewer edits.
         """
+        if self._marks is not None:
+            if index >= len(self._marks):
+                return (0, 0)
+            marks = self._marks[index]
+            for end in range(len(path), -1, -1):
+                mark = marks.get(path[:end])
+                if mark is not None:
+                    return mark
+            return (0, 0)
         if index >= len(self._roots):
             return (0, 0)
         node = self._roots[index]

@@ -102,7 +102,8 @@ def check(document: dict[str, Any]) -> tuple[list[Issue], Facts]:
         empty = spec.get("endpointSelector") == {}
         grants = _grants(spec)
         default_deny = default_deny and empty and not grants
-        if empty and grants:
+        # Letting every pod reach DNS is the usual companion of a default deny, not a leak.
+        if empty and grants and not _only_dns(spec):
             issues.append(
                 Issue(
                     EMPTY_SELECTOR,
@@ -196,6 +197,28 @@ def _allows_dns(spec: dict[str, Any]) -> bool:
         for port_rule in _egress_port_rules(spec)
         for _, port in items(port_rule.get("ports"))
     )
+
+
+def _only_dns(spec: dict[str, Any]) -> bool:
+    """Grants nothing but egress on DNS ports."""
+    if any(item for _, item in items(spec.get("ingress"))):
+        return False
+    ports = [
+        port
+        for _, item in items(spec.get("egress"))
+        for port_rule in _each(item.get("toPorts"))
+        for port in _each(port_rule.get("ports"))
+    ]
+    egress = [item for _, item in items(spec.get("egress"))]
+    return (
+        bool(ports)
+        and all(item.get("toPorts") for item in egress)
+        and all(port.get("port") in _DNS_PORTS for port in ports)
+    )
+
+
+def _each(value: object) -> Iterator[dict[str, Any]]:
+    return (item for _, item in items(value))
 
 
 def _proxies_dns(spec: dict[str, Any]) -> bool:

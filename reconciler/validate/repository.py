@@ -16,10 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml.error import YAMLError
 
-from reconciler.models import DesiredPolicy, parse_policy
-from reconciler.render import ID_ANNOTATION, VERSION_ANNOTATION, Renderer
-from reconciler.templates import load_templates
-from reconciler.tree import KUSTOMIZATION, inspect
 from reconciler.validate.documents import yaml_loader
 from reconciler.validate.findings import Issue, Severity, rule
 
@@ -27,6 +23,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from reconciler.templates import Templates
+    from reconciler.tree import FileState
     from reconciler.validate.documents import LoadedFile, PolicyDocument
     from reconciler.validate.findings import Path as NodePath
 
@@ -67,6 +64,9 @@ DUPLICATE = rule(
 )
 
 CLUSTER_FOLDER = "_cluster"
+# tree.KUSTOMIZATION, not imported: tree and render load the pydantic models, which costs more
+# than checking hundreds of loose files that never reach the repository checks.
+KUSTOMIZATION = "kustomization.yaml"
 
 
 @functools.cache
@@ -82,51 +82,74 @@ def _resources(kustomization: Path) -> frozenset[str] | None:
     return frozenset(str(item).rstrip("/").removeprefix("./") for item in listed)
 
 
-def listing_issue(path: Path, top: Path) -> str | None:
-    """Why Flux would not apply ``path`` through the kustomizations from ``top`` down, if so."""
-    if not (top / KUSTOMIZATION).is_file():
-        return None  # not a kustomize tree: nothing to check
-    child = path
+def tree_root(path: Path, top: Path) -> Path | None:
+    """The folder Flux would build ``path`` from, or None outside any kustomize tree.
+
+    That is the highest of the unbroken run of folders with a ``kustomization.yaml`` above the
+    file, within ``top``.
+
+    Only policies in such a tree get the repository checks: a folder of loose examples is not a
+    GitOps tree, and duplicate names there mean nothing to a cluster.
+    """
     folder = path.parent
+    while not (folder / KUSTOMIZATION).is_file():
+        if folder in {top, folder.parent}:
+            return None
+        folder = folder.parent
+    while folder != top and (folder.parent / KUSTOMIZATION).is_file():
+        folder = folder.parent
+    return folder
+
+
+def listing_issue(path: Path, root: Path) -> str | None:
+    """Why Flux would not apply ``path`` through the kustomizations from ``root`` down, if so."""
+    folder = path.parent
+    while not (folder / KUSTOMIZATION).is_file():
+        folder = folder.parent  # tree_root guarantees one at or below root
+    child = path
     while True:
-        listed = _resources(folder / KUSTOMIZATION) if (folder / KUSTOMIZATION).is_file() else None
-        where = folder.relative_to(top).as_posix()
+        listed = _resources(folder / KUSTOMIZATION)
+        where = folder.relative_to(root).as_posix()
         where = f"{where}/{KUSTOMIZATION}" if where != "." else KUSTOMIZATION
         if listed is None:
-            return f"{where} does not exist or cannot be read, so nothing in it is applied"
-        if child.name not in listed:
-            return f"{child.name} is not listed in the resources of {where}"
-        if folder == top:
+            return f"{where} cannot be read, so nothing in it is applied"
+        entry = child.relative_to(folder).as_posix()
+        if entry not in listed:
+            return f"{entry} is not listed in the resources of {where}"
+        if folder == root:
             return None
         child, folder = folder, folder.parent
 
 
 def check_file(
-    path: Path, shown: str, loaded: LoadedFile, *, top: Path
+    path: Path, shown: str, loaded: LoadedFile, *, root: Path
 ) -> list[tuple[int | None, Issue]]:
-    """Repository issues of one file: (document index or None for the whole file, issue)."""
+    """Repository issues of one file in the tree at ``root`` (see ``tree_root``).
+
+    Each is (document index, or None for the whole file, issue).
+    """
     found: list[tuple[int | None, Issue]] = []
-    reason = listing_issue(path, top)
+    if not loaded.policies:  # kustomization.yaml and other files are not ours to place
+        return found
+    reason = listing_issue(path, root)
     if reason is not None:
         found.append((None, Issue(NOT_LISTED, (), reason)))
-    if not loaded.policies:
-        return found
-    state = inspect(shown, loaded.text.encode())
+    state = _inspect(shown, loaded.text.encode())
     if not state.managed:
         names = ", ".join(p.display or "?" for p in loaded.policies)
         found.append((None, Issue(UNMANAGED, (), f"not managed by cilium-gitops: {names}")))
         return found
     for policy in loaded.policies:
-        found.extend((policy.index, issue) for issue in _placement(path, top, policy))
+        found.extend((policy.index, issue) for issue in _placement(path, root, policy))
     if not state.intact:
         found.append((None, _hand_edit(loaded)))
     return found
 
 
-def _placement(path: Path, top: Path, policy: PolicyDocument) -> list[Issue]:
+def _placement(path: Path, root: Path, policy: PolicyDocument) -> list[Issue]:
     folder = policy.namespace or CLUSTER_FOLDER
     expected = f"{folder}/{policy.name}.yaml"
-    actual = "/".join(path.relative_to(top).parts[-2:]) if path != top else path.name
+    actual = "/".join(path.relative_to(root).parts[-2:]) if path != root else path.name
     if policy.name is None or actual == expected:
         return []
     return [
@@ -154,7 +177,16 @@ def _hand_edit(loaded: LoadedFile) -> Issue:
     return Issue(HAND_EDITED, (), "edited by hand: the next sync rewrites it", detail=diff)
 
 
+def _inspect(shown: str, content: bytes) -> FileState:
+    from reconciler.tree import inspect  # noqa: PLC0415 - see KUSTOMIZATION
+
+    return inspect(shown, content)
+
+
 def _rerender(loaded: LoadedFile) -> str | None:
+    from reconciler.models import DesiredPolicy, parse_policy  # noqa: PLC0415 - see KUSTOMIZATION
+    from reconciler.render import ID_ANNOTATION, VERSION_ANNOTATION, Renderer  # noqa: PLC0415
+
     if len(loaded.policies) != 1:
         return None
     document = loaded.policies[0].data
@@ -177,6 +209,8 @@ def _rerender(loaded: LoadedFile) -> str | None:
 
 @functools.cache
 def _templates() -> Templates:
+    from reconciler.templates import load_templates  # noqa: PLC0415 - see KUSTOMIZATION
+
     # The shipped templates: a repository rendered with custom ones shows a header diff.
     return load_templates()
 
