@@ -16,6 +16,11 @@ pushes: the branch Flux watches only moves forward.
 Credentials never reach argv, logs or errors: an HTTPS token is handed to git by a credential
 helper that reads it from the child's environment, and an SSH key and pinned known_hosts go in
 ``GIT_SSH_COMMAND``.
+
+Commits are signed when ``GitSettings.signing`` says so (Flux's ``spec.verify`` and protected
+branches refuse unsigned ones). The signing configuration goes to git per invocation with
+``-c``, never into the workdir's config or the user's; git runs ``ssh-keygen`` or ``gpg`` itself.
+A key that cannot sign -> ``ConfigError`` naming the key (path or id), never its content.
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ import shlex
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import git
 
 from reconciler.closing import Closing
 from reconciler.errors import (
+    ConfigError,
     GitRemoteError,
     PushRejectedError,
     StalledError,
@@ -63,6 +69,61 @@ class Identity:
     email: str
 
 
+SigningFormat = Literal["ssh", "openpgp"]
+
+
+@dataclass(frozen=True, slots=True)
+class Signing:
+    """How to sign commits.
+
+    ``key`` is, for ``ssh``, the path of the private key file, or of its ``.pub`` when
+    ssh-agent holds the private key; for ``openpgp``, a key id or fingerprint in gpg's keyring
+    (``gnupg_home``, else gpg's default). ``program`` replaces ``ssh-keygen`` or ``gpg``.
+
+    There is no passphrase: a service has no terminal to ask on, and a passphrase in argv or
+    the environment would leak. The key must be unencrypted, or unlocked in ssh-agent or
+    gpg-agent beforehand.
+    """
+
+    format: SigningFormat
+    key: str
+    program: Path | None = None
+    gnupg_home: Path | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse settings git would only reject at the first commit."""
+        if self.format not in ("ssh", "openpgp"):
+            msg = f"signing format must be 'ssh' or 'openpgp', got {self.format!r}"
+            raise ConfigError(msg)
+        if not self.key.strip():
+            msg = f"a {self.format} signing key is required"
+            raise ConfigError(msg)
+        if self.gnupg_home is not None and self.format != "openpgp":
+            msg = "gnupg_home applies to OpenPGP signing only"
+            raise ConfigError(msg)
+
+    @property
+    def key_path(self) -> Path:
+        """The ssh key as an absolute path: git runs in the workdir, not in our cwd."""
+        return Path(self.key).expanduser().absolute()
+
+    def describe(self) -> str:
+        """Names the key for messages: its path or id, never its content."""
+        if self.format == "ssh":
+            return f"ssh key {self.key_path}"
+        return f"OpenPGP key {self.key}"
+
+    def git_config(self) -> list[tuple[str, str]]:
+        """The ``-c`` settings that make ``git commit -S`` sign with this key."""
+        # An absolute path also keeps git from reading the value as a literal key: it treats
+        # a user.signingKey starting with "ssh-" or "key::" as the public key itself.
+        key = str(self.key_path) if self.format == "ssh" else self.key
+        config = [("gpg.format", self.format), ("user.signingKey", key)]
+        if self.program is not None:
+            config.append((f"gpg.{self.format}.program", str(self.program)))
+        return config
+
+
 @dataclass(frozen=True, slots=True)
 class GitSettings:
     """How to reach the remote and who commits."""
@@ -74,6 +135,7 @@ class GitSettings:
     token: str | None = field(default=None, repr=False)
     ssh_key: Path | None = None
     known_hosts: Path | None = None
+    signing: Signing | None = None
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -132,6 +194,10 @@ class Workspace(Closing):
                     "StrictHostKeyChecking=yes",
                 ]
             env["GIT_SSH_COMMAND"] = shlex.join(command)
+        signing = self.settings.signing
+        if signing is not None and signing.gnupg_home is not None:
+            # gpg has no option git would pass through; it reads its home from here.
+            env["GNUPGHOME"] = str(signing.gnupg_home)
         return env
 
     def _url_fingerprint(self) -> str:
@@ -163,11 +229,13 @@ class Workspace(Closing):
 
     # -- running git ----------------------------------------------------------------------
 
-    def _git(self, *args: str, remote: bool = False) -> str:
-        """Run git in the workdir; ``remote`` adds credentials for network commands."""
+    def _git(self, *args: str, remote: bool = False, config: Sequence[tuple[str, str]] = ()) -> str:
+        """Run git in the workdir; ``remote`` adds credentials, ``config`` per-call settings."""
         prefix: list[str] = []
         if remote and self.settings.token:
             prefix = ["-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}"]
+        for key, value in config:
+            prefix += ["-c", f"{key}={value}"]
         try:
             output = self.repo.git.execute(
                 ["git", *prefix, *args], env=self._env, with_extended_output=False
@@ -234,7 +302,12 @@ class Workspace(Closing):
         trailers: dict[str, str],
         touched: Touched | None = None,
     ) -> str | None:
-        """Commit what changed under ``root`` (``touched`` narrows it); None if nothing did."""
+        """Commit what changed under ``root`` (``touched`` narrows it); None if nothing did.
+
+        Signs the commit when ``settings.signing`` is set; a key that cannot sign raises
+        ``ConfigError`` and leaves nothing committed.
+        """
+        sign_config, sign_args = self._signing_options()
         relative = root.relative_to(self.path).as_posix()
         include: list[str] = []
         if touched is None or len(touched.paths) > _MAX_PATHSPECS:
@@ -248,19 +321,12 @@ class Workspace(Closing):
         body = message.rstrip("\n") + "\n"
         if trailers:
             body += "\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
-        committer = self.settings.committer or self.settings.author
-        identity = {
-            "GIT_AUTHOR_NAME": self.settings.author.name,
-            "GIT_AUTHOR_EMAIL": self.settings.author.email,
-            "GIT_COMMITTER_NAME": committer.name,
-            "GIT_COMMITTER_EMAIL": committer.email,
-        }
         with tempfile.NamedTemporaryFile(
             "w", dir=self.path / ".git", prefix="MSG-", encoding="utf-8", delete=False
         ) as handle:
             handle.write(body)
         saved = self._env
-        self._env = {**saved, **identity}
+        self._env = {**saved, **self._identity()}
         try:
             self._git(
                 "commit",
@@ -269,17 +335,66 @@ class Workspace(Closing):
                 "--cleanup=verbatim",
                 "-F",
                 handle.name,
+                *sign_args,
                 *include,
+                config=sign_config,
             )
         except _GitCommandError as exc:
             if "nothing to commit" in exc.detail or "nothing added to commit" in exc.detail:
                 return None
-            raise
+            raise self._commit_error(exc) from None
         finally:
             self._env = saved
             Path(handle.name).unlink(missing_ok=True)
         self._clean_at = self.head()
         return self._clean_at
+
+    def _identity(self) -> dict[str, str]:
+        committer = self.settings.committer or self.settings.author
+        return {
+            "GIT_AUTHOR_NAME": self.settings.author.name,
+            "GIT_AUTHOR_EMAIL": self.settings.author.email,
+            "GIT_COMMITTER_NAME": committer.name,
+            "GIT_COMMITTER_EMAIL": committer.email,
+        }
+
+    def _signing_options(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """The ``-c`` settings and ``commit`` flags for signing; a missing ssh key fails here."""
+        signing = self.settings.signing
+        if signing is None:
+            return [], []
+        # Checked here, not only by the CLI: a long-running service outlives a mounted secret.
+        if signing.format == "ssh" and not signing.key_path.is_file():
+            msg = f"cannot sign commits: {signing.describe()} is not a readable file"
+            raise ConfigError(msg)
+        return signing.git_config(), ["--gpg-sign"]
+
+    def _commit_error(self, exc: _GitCommandError) -> WorkdirError | ConfigError:
+        """A failed ``git commit``: a signing failure if signing was asked for, else ``exc``."""
+        signing = self.settings.signing
+        # git reports every failure of ssh-keygen or gpg as this line, after their own words.
+        if signing is None or "failed to write commit object" not in exc.detail:
+            return exc
+        msg = f"cannot sign commits with {signing.describe()}: {exc.detail}"
+        return ConfigError(msg)
+
+    def verify(self, commit: str, *, allowed_signers: Path | None = None) -> str:
+        """Check ``commit``'s signature with ``git verify-commit``; the signing key's fingerprint.
+
+        SSH signatures are checked against ``allowed_signers`` (git's
+        ``gpg.ssh.allowedSignersFile``), OpenPGP ones against gpg's keyring. An unsigned commit
+        or a bad or unknown signature raises ``StalledError``: someone must look at it.
+        """
+        config: list[tuple[str, str]] = []
+        if allowed_signers is not None:
+            path = allowed_signers.expanduser().absolute()
+            config.append(("gpg.ssh.allowedSignersFile", str(path)))
+        try:
+            self._git("verify-commit", commit, config=config)
+        except _GitCommandError as exc:
+            msg = f"commit {commit} has no valid signature: {exc.detail or 'unsigned'}"
+            raise StalledError(msg) from None
+        return self._git("log", "-1", "--format=%GF", commit, config=config).strip()
 
     def push(self) -> None:
         """Push HEAD to the branch: never forced; a rejection raises ``PushRejectedError``."""
