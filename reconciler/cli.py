@@ -28,6 +28,7 @@ from reconciler import __version__
 from reconciler.config import DEFAULT_PATH, env_var, load_config
 from reconciler.controlplane.command import control_plane
 from reconciler.errors import CiliumGitopsError, ConfigError, redact
+from reconciler.history import history
 from reconciler.logs import configure
 from reconciler.validate.command import validate
 
@@ -472,6 +473,7 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
 
 cli.add_command(control_plane)
 cli.add_command(validate)
+cli.add_command(history)
 
 
 def main() -> None:

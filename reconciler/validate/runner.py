@@ -185,18 +185,21 @@ def _check_many(
     jobs: list[tuple[Path, Path | None]], settings: Settings, workers: int
 ) -> Iterable[FileResult]:
     if workers <= 1 or len(jobs) < PARALLEL_FROM:
-        return [check_file(path, settings, top) for path, top in jobs]
-    chunk = max(16, len(jobs) // (workers * 8))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(
-            pool.map(
-                check_file,
-                [path for path, _ in jobs],
-                [settings] * len(jobs),
-                [top for _, top in jobs],
-                chunksize=chunk,
-            )
-        )
+        return _check_chunk(jobs, settings)
+    # The parent is one of the workers: it would otherwise only wait, and one process fewer to
+    # start and to send results back from is worth more than it costs to split the work.
+    share = len(jobs) // workers
+    chunks = [jobs[start : start + share] for start in range(share, len(jobs), share)]
+    with ProcessPoolExecutor(max_workers=len(chunks)) as pool:
+        futures = [pool.submit(_check_chunk, chunk, settings) for chunk in chunks]
+        results = _check_chunk(jobs[:share], settings)
+        for future in futures:
+            results.extend(future.result())
+    return results
+
+
+def _check_chunk(jobs: list[tuple[Path, Path | None]], settings: Settings) -> list[FileResult]:
+    return [check_file(path, settings, top) for path, top in jobs]
 
 
 def _across_files(results: list[FileResult]) -> list[Finding]:
