@@ -30,6 +30,7 @@ from reconciler.controlplane.command import control_plane
 from reconciler.errors import CiliumGitopsError, ConfigError, redact
 from reconciler.history import history
 from reconciler.logs import configure
+from reconciler.review_commands import diff, explain
 from reconciler.validate.command import validate
 
 # The pass's modules (pydantic models, GitPython) are imported by the commands that use them:
@@ -474,6 +475,8 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
 cli.add_command(control_plane)
 cli.add_command(validate)
 cli.add_command(history)
+cli.add_command(diff)
+cli.add_command(explain)
 
 
 def main() -> None:

@@ -12,11 +12,17 @@ import json
 import re
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from reconciler.config import DEFAULT_PATH
 from reconciler.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+F = TypeVar("F", bound="Callable[..., Any]")
 
 CLUSTER_FOLDER = "_cluster"
 # DNS-1123, as the renderer requires of names and namespaces: nothing here can climb out of the
@@ -36,16 +42,21 @@ def policy_file(policy: str, managed: str) -> str:
     return f"{managed.strip('/')}/{namespace or CLUSTER_FOLDER}/{name}.yaml"
 
 
+def checkout_option(help: str) -> Callable[[F], F]:  # noqa: A002 - click's word
+    """``--repo DIR``: the clone the review commands read (the working folder by default)."""
+    return click.option(
+        "--repo",
+        "checkout",
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        default=Path(),
+        show_default=True,
+        help=help,
+    )
+
+
 @click.command("history")
 @click.argument("policy")
-@click.option(
-    "--repo",
-    "checkout",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=Path(),
-    show_default=True,
-    help="A clone of the GitOps repository.",
-)
+@checkout_option("A clone of the GitOps repository.")
 @click.option("--revision", default="HEAD", show_default=True, help="Where to start from.")
 @click.option(
     "--path",

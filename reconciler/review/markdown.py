@@ -1,0 +1,197 @@
+"""A ``Review`` as a pull-request comment: GitHub-flavoured Markdown with a Mermaid flow graph.
+
+One of the formats ``formats.render`` offers (inputs -> flows -> diff -> risks -> formats). The
+comment opens with a hidden marker, so a workflow can find and update its own comment, then
+gives the summary, the risks, a graph of the changed flows (added green, removed red, L7
+changed amber, deny rules dotted), a table of flows per namespace and, folded, the field diff of
+each policy.
+
+Every piece of text from the policy files goes through one of three escapes, chosen by where
+it lands: ``cell`` (a code span in a table: no emphasis, links or HTML, pipes escaped so the
+row keeps its columns), ``_mermaid`` (inside a quoted Mermaid label: everything but a short
+list of plain characters becomes a ``#NN;`` entity, so quotes, brackets, angle brackets, pipes
+and ``%%`` cannot end the label or start markup), and ``_fenced`` (a fence longer than any run
+of backticks in the content). HTML inside ``<summary>`` is escaped with ``html.escape``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import string
+from typing import TYPE_CHECKING
+
+from reconciler.review.peers import port_text
+from reconciler.review.wording import (
+    granted_by,
+    heading,
+    l7_change,
+    peer_label,
+    subject_label,
+    summary,
+    visible,
+)
+
+if TYPE_CHECKING:
+    from reconciler.review.diff import PolicyChange, Review
+    from reconciler.review.flows import FlowChange
+
+MARKER = "<!-- cilium-gitops:review -->"
+# A large change would make a graph nobody can read (and GitHub caps Mermaid's text size);
+# past this many edges the graph shows the first ones and says how many it left out.
+MAX_EDGES = 60
+COLOURS = {"added": "#1a7f37", "removed": "#cf222e", "changed": "#9a6700"}
+_ICONS = {"added": "🟢 added", "removed": "🔴 removed", "changed": "🟡 changed"}
+_MERMAID_PLAIN = frozenset(string.ascii_letters + string.digits + " .,:/=_-+*?!@^$~'")
+_BACKTICKS = re.compile(r"`+")
+
+
+def render(review: Review) -> str:
+    """The review as a comment body."""
+    lines = [MARKER, "### Cilium network policy review", ""]
+    if review.empty:
+        return "\n".join(
+            [*lines, "No CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy changed."]
+        )
+    lines += [summary(review), ""]
+    if review.risks:
+        lines += ["#### ⚠️ Risks", "", "| Risk | Policy | Rule | Why |", "|---|---|---|---|"]
+        lines.extend(
+            f"| {cell(r.code)} | {cell(r.policy.display)} | {cell(r.rule)} | {cell(r.message)} |"
+            for r in review.risks
+        )
+        lines.append("")
+    if review.flows:
+        lines += ["#### Connectivity", "", *_graph(review.flows), ""]
+        for namespace, changes in review.by_namespace():
+            lines += _flow_table(namespace, changes)
+    lines += ["#### Policies", ""]
+    for change in review.policies:
+        lines += _policy(change)
+    if review.notes:
+        lines += ["#### Notes", ""]
+        lines.extend(f"- {_code(note)}" for note in review.notes)
+    return "\n".join(lines).rstrip("\n")
+
+
+# -- escapes -----------------------------------------------------------------------------------
+
+
+def _code(text: str) -> str:
+    """An inline code span holding ``text`` literally (outside tables)."""
+    text = visible(text)
+    if not text:
+        return ""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    # CommonMark strips one space from each side when both are there, and needs the space
+    # when the content starts or ends with a backtick.
+    padded = text.startswith(("`", " ")) or text.endswith(("`", " "))
+    pad = " " if padded else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def cell(text: str) -> str:
+    r"""A table cell showing ``text`` literally: a code span with ``|`` as ``\|``.
+
+    GitHub splits rows on unescaped pipes before it reads code spans, and turns ``\|`` back
+    into ``|`` inside them, so the escape is both needed and invisible.
+    """
+    return _code(text).replace("|", "\\|")
+
+
+def _mermaid(text: str) -> str:
+    """Text for inside a quoted Mermaid label; anything not plainly safe as ``#code;``."""
+    # Control characters first become visible text, so a label never holds a raw newline.
+    return "".join(c if c in _MERMAID_PLAIN else f"#{ord(c)};" for c in visible(text))
+
+
+def _fenced(content: list[str], info: str) -> list[str]:
+    body = [visible(line) for line in content]
+    longest = max((len(r) for line in body for r in _BACKTICKS.findall(line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{info}", *body, fence]
+
+
+# -- pieces ------------------------------------------------------------------------------------
+
+
+def _graph(flows: tuple[FlowChange, ...]) -> list[str]:
+    shown = flows[:MAX_EDGES]
+    edges = []
+    for change in shown:
+        flow = change.flow
+        subject, peer = subject_label(flow), peer_label(flow)
+        source, target = (peer, subject) if flow.direction == "ingress" else (subject, peer)
+        label = port_text(flow.protocol, flow.port)
+        if flow.verdict == "deny":
+            label = f"deny {label}"
+        if change.change == "changed":
+            label += " L7 changed"
+        elif flow.l7:
+            label += " L7"
+        edges.append((source, target, label, flow.verdict == "deny", change.change))
+    names = sorted({name for source, target, *_ in edges for name in (source, target)})
+    ids = {name: f"n{index}" for index, name in enumerate(names)}
+    lines = ["flowchart LR"]
+    lines.extend(f'  {ids[name]}["{_mermaid(name)}"]' for name in names)
+    for source, target, label, deny, _ in edges:
+        arrow = "-.->" if deny else "-->"
+        lines.append(f'  {ids[source]} {arrow}|"{_mermaid(label)}"| {ids[target]}')
+    lines.extend(
+        f"  linkStyle {index} stroke:{COLOURS[edge[4]]},stroke-width:2px,color:{COLOURS[edge[4]]}"
+        for index, edge in enumerate(edges)
+    )
+    legend = "Green: added, red: removed, amber: L7 conditions changed; dotted: deny rules."
+    if len(flows) > len(shown):
+        legend += f" The graph shows the first {len(shown)} of {len(flows)} flow changes."
+    return [*_fenced(lines, "mermaid"), "", legend]
+
+
+def _flow_table(namespace: str, changes: list[FlowChange]) -> list[str]:
+    lines = [
+        f"**{cell(heading(namespace))}**",
+        "",
+        "| Change | Verdict | Direction | Subject | Peer | Port | L7 | Granted by |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for change in changes:
+        flow = change.flow
+        row = [
+            _ICONS[change.change],
+            flow.verdict,
+            flow.direction,
+            cell(flow.subject),
+            cell(peer_label(flow)),
+            cell(port_text(flow.protocol, flow.port)),
+            cell(l7_change(change)),
+            cell(granted_by(change.grants)),
+        ]
+        lines.append(f"| {' | '.join(row)} |")
+    return [*lines, ""]
+
+
+def _policy(change: PolicyChange) -> list[str]:
+    before, after = change.file_before, change.file_after
+    if before and after and before != after:
+        where = f"moved from {_html_code(before)} to {_html_code(after)}"
+    else:
+        where = f"in {_html_code(str(after or before))}"
+    count = len(change.fields)
+    title = (
+        f"{change.change} {_html_code(change.policy.display)} {where}: "
+        f"{count} {'field' if count == 1 else 'fields'}"
+    )
+    body = [str(field) for field in change.fields]
+    return [
+        f"<details><summary>{title}</summary>",
+        "",
+        *_fenced(body, "diff"),
+        "",
+        "</details>",
+        "",
+    ]
+
+
+def _html_code(text: str) -> str:
+    return f"<code>{html.escape(visible(text))}</code>"
