@@ -18,13 +18,13 @@ import click
 
 from reconciler.config import DEFAULT_PATH
 from reconciler.errors import ConfigError
+from reconciler.validate.repository import CLUSTER_FOLDER
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
-CLUSTER_FOLDER = "_cluster"
 # DNS-1123, as the renderer requires of names and namespaces: nothing here can climb out of the
 # managed folder.
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")

@@ -18,12 +18,11 @@ import click
 from reconciler.config import DEFAULT_PATH
 from reconciler.errors import CiliumGitopsError
 from reconciler.history import checkout_option, policy_file
+from reconciler.validate.documents import MAX_FILE_BYTES
+from reconciler.validate.formats import write_report
 
 if TYPE_CHECKING:
     from reconciler.review.formats import Format
-
-# Larger than any policy file; a folder of other things is not read into memory.
-_MAX_FILE_BYTES = 8 * 1024 * 1024
 
 
 def read_folder(folder: Path) -> dict[str, bytes]:
@@ -33,7 +32,7 @@ def read_folder(folder: Path) -> dict[str, bytes]:
         folders[:] = sorted(f for f in folders if not f.startswith("."))
         for name in files:
             path = Path(current) / name
-            if path.is_symlink() or path.stat().st_size > _MAX_FILE_BYTES:
+            if path.is_symlink() or path.stat().st_size > MAX_FILE_BYTES:
                 continue
             found[path.relative_to(folder).as_posix()] = path.read_bytes()
     return found
@@ -92,10 +91,7 @@ def diff(base: str, head: str, **kw: Any) -> None:  # noqa: ANN401 - click's key
         raise click.UsageError(str(exc)) from None
     text = render(review, cast("Format", kw["fmt"]))
     output: Path | None = kw["output"]
-    if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
-    else:
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    write_report(text, output)
     sys.exit(1 if kw["fail_on_risk"] and review.risks else 0)
 
 

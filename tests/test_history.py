@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from click.testing import CliRunner, Result
 from conftest import entry, git, write_state
-
-from reconciler.cli import cli
+from test_cli import run, sync_args
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -16,13 +14,8 @@ if TYPE_CHECKING:
     from conftest import Remote
 
 
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
 def sync(state: Path, remote: Remote, workdir: Path) -> None:
-    args = ["sync", "--control-plane", f"file://{state}", "--repo", remote.url]
-    result = run(*args, "--workdir", str(workdir), "--region", "eu-west-1")
+    result = run(*sync_args(state, remote, workdir, "--region", "eu-west-1"))
     assert result.exit_code == 0, result.output
 
 

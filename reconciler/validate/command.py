@@ -15,7 +15,7 @@ import click
 
 from reconciler import __version__
 from reconciler.validate.findings import Severity
-from reconciler.validate.formats import FORMATS, render
+from reconciler.validate.formats import FORMATS, render, write_report
 from reconciler.validate.runner import Settings, run
 from reconciler.validate.semantics import AgentFlags
 from reconciler.validate.structure import DEFAULT_VERSION, VERSIONS
@@ -106,10 +106,7 @@ def validate(paths: tuple[Path, ...], **kw: Any) -> None:  # noqa: ANN401 - clic
         tool_version=__version__,
         files=report.files,
     )
-    if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
-    else:
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    write_report(text, output)
     if report.unreadable:
         sys.exit(2)
     threshold = _SEVERITIES[kw["fail_on"]]

@@ -27,10 +27,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import click
+
 from reconciler.validate.findings import RULES, Finding, Rule, Severity
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
+    from pathlib import Path
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
 
@@ -55,6 +58,14 @@ _CONTROLS = [c for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\t\
 _VISIBLE = {c: f"\\x{c:02x}" for c in _CONTROLS}
 # Workflow commands escape \r themselves (%0D), so the GitHub format keeps it.
 _VISIBLE_BUT_CR = {c: text for c, text in _VISIBLE.items() if c != ord("\r")}
+
+
+def write_report(text: str, output: Path | None) -> None:
+    """Print a report, or write it to ``output``; either way it ends with one newline."""
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+    else:
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 
 def render(  # noqa: PLR0913 - the facts of one run, all keyword-only

@@ -50,6 +50,7 @@ class Settings:
 class FileResult:
     """One file's findings, and what the checks across files need from it."""
 
+    shown: str = ""  # the file as reports name it
     findings: list[Finding] = field(default_factory=list)
     # (namespace, finding) DNS warnings that a namespace-wide DNS policy may make void
     dns: list[tuple[str | None, Finding]] = field(default_factory=list)
@@ -109,7 +110,7 @@ def _finding(
 def check_file(path: Path, settings: Settings, top: Path | None) -> FileResult:
     """Every per-file layer over one file (picklable: runs in a worker process)."""
     shown = shown_path(path)
-    result = FileResult()
+    result = FileResult(shown)
     try:
         loaded = load(path)
     except UnreadableError as exc:
@@ -241,7 +242,7 @@ def run(paths: list[Path], settings: Settings, *, workers: int | None = None) ->
     findings.sort(key=lambda f: f.sort_key)
     return Report(
         findings,
-        [shown_path(path) for path, _ in jobs],
+        [result.shown for result in results],
         sum(len(result.facts) for result in results),
         any(result.unreadable for result in results),
     )
