@@ -63,8 +63,12 @@ def load(files: Mapping[str, bytes]) -> dict[PolicyRef, Policy]:
             if not ref.name:
                 raise ReviewInputError(path, f"a {ref.kind} without metadata.name")
             if ref in found:
-                other = found[ref].file
-                raise ReviewInputError(path, f"{ref.display} is also defined in {other}")
+                other = found[ref]
+                # The same document twice in one file (Cilium's connectivity-check-proxy.yaml
+                # does it) leaves nothing to choose between: keep one. Anything else is ambiguous.
+                if other.file == path and other.data == data:
+                    continue
+                raise ReviewInputError(path, f"{ref.display} is also defined in {other.file}")
             found[ref] = Policy(ref, path, data)
     return found
 

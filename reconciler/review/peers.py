@@ -21,7 +21,8 @@ from reconciler.validate.documents import items
 PeerKind = Literal["endpoints", "entity", "cidr", "fqdn", "service", "nodes", "group", "any"]
 
 # The label Cilium gives every pod for its namespace. A selector that names it reaches another
-# namespace (or every namespace); one that does not is limited to the policy's own namespace.
+# namespace (or every namespace); one that does not is limited to the policy's own namespace,
+# unless it names one of the keys of _UNBOUND_PREFIXES.
 NAMESPACE_KEYS = frozenset(
     {
         "io.kubernetes.pod.namespace",
@@ -29,6 +30,13 @@ NAMESPACE_KEYS = frozenset(
         "any:io.kubernetes.pod.namespace",
     }
 )
+
+# Keys that stop Cilium from adding the policy's namespace to a peer selector (with or without
+# a ``k8s:``/``any:`` source): a namespace's own labels select pods of every namespace that
+# carries them, and reserved labels (``reserved:host``, or the older ``reserved.world``) select
+# identities that belong to no namespace.
+_UNBOUND_PREFIXES = ("io.cilium.k8s.namespace.labels.", "reserved:", "reserved.")
+
 EVERY_NAMESPACE = "*"  # a flow's namespace when the subject is not bound to one (clusterwide)
 UNSET_NAMESPACE = ""  # a CiliumNetworkPolicy without metadata.namespace: wherever it is applied
 
@@ -132,6 +140,19 @@ def selection(selector: object) -> Selection:
     return Selection(namespace, scoped, ",".join(terms + sorted(expressions)), namespace_term)
 
 
+def _unbound(selector: object) -> bool:
+    """Whether a selector names a key that keeps Cilium from binding it to a namespace."""
+    if not isinstance(selector, Mapping):
+        return False
+    labels = selector.get("matchLabels")
+    keys = [*(labels if isinstance(labels, Mapping) else {})]
+    keys += [e.get("key") for _, e in items(selector.get("matchExpressions"))]
+    return any(
+        str(key).removeprefix("k8s:").removeprefix("any:").startswith(_UNBOUND_PREFIXES)
+        for key in keys
+    )
+
+
 def namespace_text(namespace: str) -> str:
     """A flow's namespace as a heading or a peer prefix says it."""
     if namespace == EVERY_NAMESPACE:
@@ -150,7 +171,10 @@ def _in_namespace(namespace: str, *, implicit: bool) -> str:
 
 
 def endpoints(selector: object, policy_namespace: str) -> Peer:
-    """A ``fromEndpoints``/``toEndpoints`` entry; without a namespace label it stays at home.
+    """A ``fromEndpoints``/``toEndpoints`` entry; unless it names a namespace, it stays at home.
+
+    Naming a namespace is what Cilium checks: the namespace label, a namespace's own labels or
+    a reserved label.
 
     In a clusterwide policy "home" is every namespace, so ``{}`` there is every pod in the
     cluster; in a namespaced one ``{}`` is every pod of the policy's namespace.
@@ -159,8 +183,9 @@ def endpoints(selector: object, policy_namespace: str) -> Peer:
     implicit = False
     if chosen.namespace is not None:
         namespace = chosen.namespace
-    elif chosen.scoped:
-        namespace = EVERY_NAMESPACE  # NotIn, Exists, or In with several: the labels say which
+    elif chosen.scoped or _unbound(selector):
+        # NotIn, Exists, In with several, namespace or reserved labels: the labels say which.
+        namespace = EVERY_NAMESPACE
     else:
         namespace, implicit = policy_namespace, policy_namespace != EVERY_NAMESPACE
     text = f"{namespace_text(namespace)}: {chosen.labels or 'all pods'}"

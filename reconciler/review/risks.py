@@ -158,17 +158,23 @@ def _default_deny_lost(
     before: Mapping[PolicyRef, Policy], after: Mapping[PolicyRef, Policy]
 ) -> Iterator[Risk]:
     had, has = _default_denies(before), _default_denies(after)
+    # One flag per rule naming every direction it leaves open: merged by rule, a second
+    # direction would read only as "and 1 more like it".
+    lost: dict[tuple[str, PolicyRef, str], list[str]] = {}
     for (namespace, direction), providers in had.items():
         # A clusterwide default deny for every pod still covers each namespace.
         if (namespace, direction) in has or (EVERY_NAMESPACE, direction) in has:
             continue
-        where = "the cluster" if namespace == EVERY_NAMESPACE else namespace_text(namespace)
         for ref, rule in providers:
-            message = (
-                f"{where} loses its default deny for {direction}: pods no other policy "
-                f"selects now accept all {direction} traffic"
-            )
-            yield Risk("default-deny-lost", namespace, ref, rule.path, message)
+            lost.setdefault((namespace, ref, rule.path), []).append(direction)
+    for (namespace, ref, path), directions in lost.items():
+        where = "the cluster" if namespace == EVERY_NAMESPACE else namespace_text(namespace)
+        which = " and ".join(sorted(directions, key=("ingress", "egress").index))
+        message = (
+            f"{where} loses its default deny for {which}: pods no other policy "
+            f"selects now accept all {which} traffic"
+        )
+        yield Risk("default-deny-lost", namespace, ref, path, message)
 
 
 def _selectors(policy: Policy) -> dict[str, tuple[str, str, object]]:
