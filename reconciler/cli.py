@@ -39,8 +39,9 @@ if TYPE_CHECKING:
     from reconciler.gitops import GitSettings, Identity, Signing
     from reconciler.models import Rejection
     from reconciler.plan import Plan
+    from reconciler.pull_request import Proposal
     from reconciler.sources import DesiredState, TlsFiles
-    from reconciler.sync import PassOptions
+    from reconciler.sync import PassOptions, SyncResult
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -151,6 +152,14 @@ _GIT_OPTIONS: list[Callable[[Any], Any]] = [
     ),
     _option("branch", default="main", show_default=True, help="Branch Flux watches."),
     _option(
+        "push-branch",
+        default=None,
+        metavar="TEMPLATE",
+        help="Pull-request mode: push to this branch instead (e.g. 'cilium-gitops/{region}'), "
+        "rebuilt on --branch every pass, with the pull request's title and body as a git note "
+        "(refs/notes/cilium-gitops/BRANCH); deleted when nothing is pending.",
+    ),
+    _option(
         "path", default=DEFAULT_PATH, show_default=True, help="Managed folder in the repository."
     ),
     _option(
@@ -205,16 +214,14 @@ def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywo
 
     settings, options, workdir, cp_token = _git_setup(kw)
 
-    def run() -> tuple[DesiredState, Plan, str | None]:
+    def run() -> tuple[DesiredState, SyncResult]:
         templates = load_templates(kw["templates"])
         state = read_state(kw["control_plane"], region=kw["region"], token=cp_token, tls=_tls(kw))
         with Workspace(workdir, settings) as workspace:
-            result = reconcile(state, workspace, templates, options)
-        return state, result.plan, result.commit
+            return state, reconcile(state, workspace, templates, options)
 
     secrets = (*settings.secrets, cp_token) if cp_token else settings.secrets
-    state, plan, commit = _guard(run, secrets=secrets)
-    _report_sync(kw, settings, options, (state, plan, commit))
+    _report_sync(kw, settings, options, _guard(run, secrets=secrets))
 
 
 def _tls(kw: dict[str, Any]) -> TlsFiles:
@@ -224,22 +231,35 @@ def _tls(kw: dict[str, Any]) -> TlsFiles:
 
 
 def _git_setup(kw: dict[str, Any]) -> tuple[GitSettings, PassOptions, Path, str | None]:
-    from reconciler.gitops import GitSettings, default_workdir  # noqa: PLC0415 - see the imports
+    from reconciler.gitops import (  # noqa: PLC0415 - see the imports
+        GitSettings,
+        default_workdir,
+        push_branch_name,
+    )
     from reconciler.sync import Backoff, PassOptions  # noqa: PLC0415
 
     token = _read_token(kw["git_token_file"], "git-token-file", TOKEN_ENV)
     cp_token = _read_token(kw["token_file"], "token-file", CONTROL_PLANE_TOKEN_ENV)
-    settings = GitSettings(
-        url=kw["repo"],
-        branch=kw["branch"],
-        author=_guard(lambda: _identity(kw["author"], "--author")),
-        committer=_guard(lambda: _identity(kw["committer"], "--committer"))
-        if kw["committer"]
-        else None,
-        token=token,
-        ssh_key=kw["ssh_key"],
-        known_hosts=kw["known_hosts"],
-        signing=_signing(kw),
+    settings = _guard(
+        lambda: GitSettings(
+            url=kw["repo"],
+            branch=kw["branch"],
+            author=_guard(lambda: _identity(kw["author"], "--author")),
+            committer=_guard(lambda: _identity(kw["committer"], "--committer"))
+            if kw["committer"]
+            else None,
+            token=token,
+            ssh_key=kw["ssh_key"],
+            known_hosts=kw["known_hosts"],
+            signing=_signing(kw),
+            push_branch=_guard(
+                lambda: push_branch_name(
+                    kw["push_branch"], region=kw["region"], branch=kw["branch"]
+                )
+            )
+            if kw["push_branch"]
+            else None,
+        )
     )
     if kw["known_hosts"] is not None and kw["ssh_key"] is None:
         _fail(EXIT_USAGE, "--known-hosts needs --ssh-key")
@@ -271,29 +291,45 @@ def _report_sync(
     kw: dict[str, Any],
     settings: GitSettings,
     options: PassOptions,
-    outcome: tuple[DesiredState, Plan, str | None],
+    outcome: tuple[DesiredState, SyncResult],
 ) -> None:
-    from reconciler.report import plan_json  # noqa: PLC0415 - see the imports
+    from reconciler.report import plan_json, proposal_json  # noqa: PLC0415 - see the imports
 
-    state, plan, commit = outcome
+    state, result = outcome
+    plan, commit, proposal = result.plan, result.commit, result.proposal
     rejections = state.rejections + plan.rejections
     if kw["output"] == "json":
-        click.echo(
-            json.dumps(
-                plan_json(plan, commit=commit, dry_run=options.dry_run, rejections=rejections),
-                indent=2,
-            )
-        )
+        data = plan_json(plan, commit=commit, dry_run=options.dry_run, rejections=rejections)
+        if proposal is not None:
+            data["pull_request"] = proposal_json(proposal)
+        click.echo(json.dumps(data, indent=2))
+        sys.exit(EXIT_REJECTED if rejections else EXIT_OK)
+    _print_text(plan, rejections)
+    target = f"{kw['branch']} of {redact(kw['repo'], settings.secrets)}"
+    if options.dry_run:
+        click.echo(f"dry run: nothing written; {plan.summary}")
+    elif proposal is not None:
+        click.echo(_proposal_line(proposal, target, plan))
+    elif commit is None:
+        click.echo(f"up to date: {target} already matches version {plan.version}")
     else:
-        _print_text(plan, rejections)
-        target = f"{kw['branch']} of {redact(kw['repo'], settings.secrets)}"
-        if options.dry_run:
-            click.echo(f"dry run: nothing written; {plan.summary}")
-        elif commit is None:
-            click.echo(f"up to date: {target} already matches version {plan.version}")
-        else:
-            click.echo(f"committed {commit[:12]} to {target}: {plan.summary}")
+        click.echo(f"committed {commit[:12]} to {target}: {plan.summary}")
     sys.exit(EXIT_REJECTED if rejections else EXIT_OK)
+
+
+def _proposal_line(proposal: Proposal, target: str, plan: Plan) -> str:
+    if proposal.description is not None and proposal.commit is not None:
+        return (
+            f"proposed {proposal.commit[:12]} on {proposal.branch} for {target}: {plan.summary}\n"
+            f"pull request: {proposal.description.title}"
+        )
+    if proposal.commit is not None:
+        return (
+            f"up to date: {proposal.branch} already proposes this change ({proposal.commit[:12]})"
+        )
+    if proposal.pushed:
+        return f"nothing pending against {target}: deleted {proposal.branch}"
+    return f"up to date: {target} already matches version {plan.version}; no pull request"
 
 
 @cli.command()

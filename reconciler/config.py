@@ -32,6 +32,8 @@ ENV_PREFIX = "CILIUM_GITOPS_"
 # The managed folder in the repository, where Flux's Kustomization points. Kept here, with
 # nothing heavy imported at the top, so the command line can build its options cheaply.
 DEFAULT_PATH = "infrastructure/network-policies"
+# The folder of the managed tree that holds clusterwide policies; namespaces have their own.
+CLUSTER_FOLDER = "_cluster"
 # Keys a config file may not hold: the value itself is a secret.
 _SECRET_KEYS = frozenset({"git-token", "token", "password"})
 

@@ -7,14 +7,19 @@ control plane on 127.0.0.1, serving the sample desired state over real gRPC. The
 1. the first sync renders and pushes every sample policy in one commit;
 2. one policy changes and another is removed: the second commit updates one file, deletes one;
 3. nothing changed: the third sync makes no commit;
-4. the long-running service follows the control plane's stream: a live edit becomes a commit.
+4. the long-running service follows the control plane's stream: a live edit becomes a commit;
+5. pull-request mode (``--push-branch``): the control plane opens the storefront to the world,
+   and the change arrives as a signed commit on ``cilium-gitops/eu-west-1`` with the pull
+   request's title and description (flows, risks, control-plane version) beside it.
 
 Everything lives under one folder that is printed, so a user can ``git log`` the result.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -28,8 +33,8 @@ from reconciler.config import DEFAULT_PATH
 from reconciler.controller import Controller, RunSettings
 from reconciler.controlplane.client import Endpoint, GrpcSource
 from reconciler.controlplane.server import ReferenceControlPlane, RunningServer, start
-from reconciler.errors import SourceUnavailableError
-from reconciler.gitops import GitSettings, Identity, Workspace, init_bare
+from reconciler.errors import SourceUnavailableError, StalledError
+from reconciler.gitops import GitSettings, Identity, Signing, Workspace, init_bare, notes_ref
 from reconciler.plan import Plan
 from reconciler.report import plan_lines
 from reconciler.sync import PassOptions, SyncResult, reconcile
@@ -46,6 +51,24 @@ REMOVED = ("payments", "allow-dns-egress")
 # The policy edited live in step 4, and the region the sample's policies belong to.
 LIVE = ("shop", "default-deny-ingress")
 REGION = "eu-west-1"
+PROPOSAL_BRANCH = f"cilium-gitops/{REGION}"
+# Step 5's change: a new policy letting the world reach the storefront over HTTPS.
+PUBLIC_STOREFRONT: dict[str, Any] = {
+    "id": "cp-shop-allow-public-storefront",
+    "namespace": "shop",
+    "name": "allow-public-storefront",
+    "region": REGION,
+    "policy": {
+        "description": "Let customers reach the storefront",
+        "endpointSelector": {"matchLabels": {"app": "storefront"}},
+        "ingress": [
+            {
+                "fromEntities": ["world"],
+                "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}],
+            }
+        ],
+    },
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +82,7 @@ class DemoResult:
 
 
 def run_demo(directory: Path | None, echo: Callable[[str], None]) -> DemoResult:
-    """Seed a local remote, run three syncs, and narrate them through ``echo``."""
+    """Seed a local remote, run the five steps, and narrate them through ``echo``."""
     base = directory or Path(tempfile.mkdtemp(prefix="cilium-gitops-demo-"))
     base.mkdir(parents=True, exist_ok=True)
     sample = data_dir("sample-repo")
@@ -82,12 +105,15 @@ def run_demo(directory: Path | None, echo: Callable[[str], None]) -> DemoResult:
     try:
         passes = _passes(server, desired, settings, base / "workdir", echo)
         passes.append(_live(server, desired, settings, base / "workdir", echo))
+        passes.append(_pull_request(server, desired, settings, base, echo))
     finally:
         server.stop()
     workdir = base / "workdir"
     echo("")
     echo(f"look around:    git -C {workdir} log --stat")
     echo(f"                kubectl kustomize {workdir / DEFAULT_PATH}")
+    echo(f"                git -C {base / 'remote.git'} log -p main..{PROPOSAL_BRANCH}")
+    echo(f"                cilium-gitops diff --repo {workdir} main origin/{PROPOSAL_BRANCH}")
     return DemoResult(base, remote_url, workdir, tuple(passes))
 
 
@@ -169,6 +195,68 @@ def _live(
     return SyncResult(Plan(changes=()), head, 1)
 
 
+def _pull_request(
+    server: RunningServer,
+    desired: Path,
+    settings: GitSettings,
+    base: Path,
+    echo: Callable[[str], None],
+) -> SyncResult:
+    """Step 5: ``sync --push-branch``: a signed proposal branch and its description."""
+    echo("")
+    echo("== 5. pull-request mode: the control plane opens shop's storefront to the world")
+    document: Any = _yaml().load(desired)
+    document["policies"].append({**PUBLIC_STOREFRONT, "version": int(document["version"]) + 1})
+    with desired.open("w", encoding="utf-8") as handle:
+        _yaml().dump(document, handle)
+    version = server.servicer.load_file(desired)
+    signing, signers = _signing_key(base / "signing")
+    proposing = dataclasses.replace(settings, push_branch=PROPOSAL_BRANCH, signing=signing)
+    with _source(server) as source:
+        state = source.desired()
+    with Workspace(base / "workdir", proposing) as workspace:
+        result = reconcile(state, workspace, load_templates(), PassOptions(region=REGION))
+        for line in plan_lines(result.plan):
+            echo(f"   {line}")
+        proposal = result.proposal
+        if proposal is None or proposal.commit is None or proposal.description is None:
+            msg = "demo: pull-request mode proposed nothing"
+            raise StalledError(msg)
+        echo(f"   control plane: version {version}; main is unchanged")
+        echo(f"   pushed {proposal.commit[:12]} to {proposal.branch}, one commit on top of main")
+        if signers is not None:
+            key = workspace.verify(proposal.commit, allowed_signers=signers)
+            echo(f"   git verify-commit: good signature, ssh key {key}")
+        else:
+            echo("   (ssh-keygen is not installed: the commit is not signed)")
+    folder = base / "pull-request"
+    folder.mkdir(exist_ok=True)
+    (folder / "title.txt").write_text(proposal.description.title + "\n", encoding="utf-8")
+    (folder / "body.md").write_text(proposal.description.body + "\n", encoding="utf-8")
+    echo(f"   the pull request, as the workflow reads it from {notes_ref(proposal.branch)}:")
+    echo("")
+    for line in proposal.description.note.rstrip("\n").splitlines():
+        echo(f"   | {line}".rstrip())
+    echo(f"   (also in {folder}/title.txt and body.md)")
+    return result
+
+
+def _signing_key(folder: Path) -> tuple[Signing | None, Path | None]:
+    """A fresh ed25519 key and an allowed-signers file trusting it, if ssh-keygen is here."""
+    program = shutil.which("ssh-keygen")
+    if program is None:
+        return None, None
+    folder.mkdir(parents=True, exist_ok=True)
+    key = folder / "id_ed25519"
+    key.unlink(missing_ok=True)
+    command = [program, "-q", "-t", "ed25519", "-N", "", "-C", "demo", "-f", str(key)]
+    subprocess.run(command, check=True, capture_output=True)  # noqa: S603 - fixed argv, no shell
+    public = Path(f"{key}.pub").read_text(encoding="utf-8")
+    signers = folder / "allowed_signers"
+    signers.write_text(f'cilium-gitops@localhost namespaces="git" {public}', encoding="utf-8")
+    return Signing("ssh", str(key)), signers
+
+
 def _edit_and_publish(server: RunningServer, desired: Path) -> None:
     _edit_desired_state(desired)
     server.servicer.load_file(desired)
@@ -213,7 +301,7 @@ def _edit_desired_state(
     note: str = "reviewed by the platform team",
 ) -> None:
     """Change one policy's body and drop another, as a control-plane operator would."""
-    yaml = YAML()
+    yaml = _yaml()
     document: Any = yaml.load(path)
     kept = []
     for entry in document["policies"]:
@@ -229,6 +317,12 @@ def _edit_desired_state(
     document["policies"] = kept
     with path.open("w", encoding="utf-8") as handle:
         yaml.dump(document, handle)
+
+
+def _yaml() -> YAML:
+    yaml = YAML()
+    yaml.width = 100  # the sample's own width, so a dump changes only what was edited
+    return yaml
 
 
 def _tree(root: Path) -> str:

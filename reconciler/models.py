@@ -28,6 +28,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from reconciler.cnp import Rule, error_path
+from reconciler.config import CLUSTER_FOLDER
 
 DOMAIN = "cilium-gitops.io"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -155,7 +156,7 @@ class DesiredPolicy(BaseModel):
     def folder(self) -> str:
         """The folder under the managed root: the namespace, or ``_cluster`` for clusterwide."""
         # '_' is not allowed in a namespace, so this folder can never collide with one.
-        return self.namespace if self.namespace is not None else "_cluster"
+        return self.namespace if self.namespace is not None else CLUSTER_FOLDER
 
     @cached_property
     def path(self) -> str:

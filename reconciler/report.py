@@ -13,6 +13,7 @@ from reconciler.plan import Action, Plan
 
 if TYPE_CHECKING:
     from reconciler.models import Rejection
+    from reconciler.pull_request import Proposal
 
 
 def plan_lines(plan: Plan) -> list[str]:
@@ -58,6 +59,18 @@ def plan_json(
         "rejections": [
             {"policy_id": r.policy_id, "field": r.field, "reason": r.reason} for r in rejections
         ],
+    }
+
+
+def proposal_json(proposal: Proposal) -> dict[str, Any]:
+    """What a pull-request-mode pass did to its branch, with the description it published."""
+    description = proposal.description
+    return {
+        "branch": proposal.branch,
+        "commit": proposal.commit,
+        "pushed": proposal.pushed,
+        "title": description.title if description else None,
+        "body": description.body if description else None,
     }
 
 

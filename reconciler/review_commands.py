@@ -2,12 +2,15 @@
 
 An edge beside ``validate`` and ``history``: it reads the two sides of a change (two git
 revisions through ``gitops.files_at``, or two folders from disk), hands them to the pure
-``review.compare``, and prints ``review.formats.render``. ``explain`` reads one policy file,
-or finds a policy by ``namespace/name`` in the managed folder, and prints ``review.explain``.
+``review.compare``, and prints ``review.formats.render``; the Markdown comment can carry the
+summary of a ``validate`` JSON report (``--validation``) and is cut to GitHub's limit last.
+``explain`` reads one policy file, or finds a policy by ``namespace/name`` in the managed
+folder, and prints ``review.explain``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -22,6 +25,7 @@ from reconciler.validate.documents import MAX_FILE_BYTES
 from reconciler.validate.formats import write_report
 
 if TYPE_CHECKING:
+    from reconciler.review.diff import Review
     from reconciler.review.formats import Format
 
 
@@ -73,6 +77,20 @@ def _side(value: str, checkout: Path, managed: str) -> dict[str, bytes]:
     help="Write the report to this file instead of standard output.",
 )
 @click.option("--fail-on-risk", is_flag=True, help="Exit 1 when the change raises a risk flag.")
+@click.option(
+    "--validation",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A `validate --format json` report to sum up after the summary (markdown only).",
+)
+@click.option(
+    "--max-length",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Cut the markdown at a line boundary to at most N characters, with a note (default "
+    "65536, GitHub's limit for a comment; 0: no limit). text and json are never cut.",
+)
 def diff(base: str, head: str, **kw: Any) -> None:  # noqa: ANN401 - click's keywords
     """What a change does to traffic, from BASE to HEAD (git revisions, or two folders).
 
@@ -89,10 +107,34 @@ def diff(base: str, head: str, **kw: Any) -> None:  # noqa: ANN401 - click's key
         review = compare(_side(base, checkout, kw["managed"]), _side(head, checkout, kw["managed"]))
     except CiliumGitopsError as exc:
         raise click.UsageError(str(exc)) from None
-    text = render(review, cast("Format", kw["fmt"]))
+    fmt = cast("Format", kw["fmt"])
+    if fmt == "markdown":
+        text = _comment(review, kw["validation"], kw["max_length"])
+    else:
+        text = render(review, fmt)
     output: Path | None = kw["output"]
     write_report(text, output)
     sys.exit(1 if kw["fail_on_risk"] and review.risks else 0)
+
+
+def _comment(review: Review, validation: Path | None, max_length: int | None) -> str:
+    """The Markdown comment: the review, the validation section, then the cut to the limit."""
+    from reconciler.review import markdown  # noqa: PLC0415 - the review code on demand
+    from reconciler.review.validation import section  # noqa: PLC0415
+
+    limit = markdown.GITHUB_COMMENT_LIMIT if max_length is None else max_length
+    if 0 < limit <= markdown.MIN_LIMIT:
+        msg = f"0 (no limit) or more than {markdown.MIN_LIMIT}: the note must fit"
+        raise click.BadParameter(msg, param_hint="--max-length")
+    lines: list[str] = []
+    if validation is not None:
+        try:
+            lines = section(json.loads(validation.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:  # unreadable, not JSON, or not a report
+            raise click.BadParameter(f"{validation}: {exc}", param_hint="--validation") from None
+    text = markdown.render(review, validation=lines)
+    # Last, on the whole comment; one character is kept for the newline the file ends with.
+    return markdown.truncate(text, limit - 1) if limit else text
 
 
 @click.command("explain")

@@ -17,9 +17,16 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from reconciler.apply import apply_plan, written_paths
-from reconciler.config import DEFAULT_PATH
+from reconciler.config import CLUSTER_FOLDER, DEFAULT_PATH
 from reconciler.errors import ConfigError, MassDeletionError, PushRejectedError
-from reconciler.gitops import REGION_TRAILER, VERSION_TRAILER, Touched, Workspace
+from reconciler.gitops import (
+    REGION_TRAILER,
+    VERSION_TRAILER,
+    Touched,
+    publish,
+    read_branch,
+    withdraw,
+)
 from reconciler.plan import (
     Action,
     Plan,
@@ -29,12 +36,14 @@ from reconciler.plan import (
     replan,
     tree_after,
 )
+from reconciler.pull_request import Origin, Proposal, describe
 from reconciler.render import Renderer
-from reconciler.tree import ScanCache, TreeSnapshot, check_root, scan
+from reconciler.tree import ScanCache, TreeSnapshot, check_root, read_files, scan
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from reconciler.gitops import Workspace
     from reconciler.sources import DesiredState
     from reconciler.templates import Templates
 
@@ -70,11 +79,12 @@ class PassOptions:
 
 @dataclass(frozen=True, slots=True)
 class SyncResult:
-    """What a pass did."""
+    """What a pass did; ``proposal`` in pull-request mode, where ``commit`` is the branch's."""
 
     plan: Plan
     commit: str | None
     attempts: int
+    proposal: Proposal | None = None
 
 
 def managed_root(workdir: Path, path: str) -> Path:
@@ -121,6 +131,7 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
     """
     renderer = Renderer(templates)
     root = managed_root(workspace.path, options.path)
+    proposing = workspace.settings.push_branch
     attempt = 0
     while True:
         attempt += 1
@@ -136,21 +147,26 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
                 cache.remember(
                     key, tree, planned or planned_after(state.policies, plan, held_ids=held)
                 )
-            return SyncResult(plan, None, attempt)
+            proposal = None
+            if proposing and plan.is_empty and not options.dry_run:
+                # Nothing is pending (the control plane reverted it, or it was merged).
+                proposal = _withdraw(workspace, proposing)
+            return SyncResult(plan, None, attempt, proposal)
         workspace.touch()
-        apply_plan(root, plan)
-        trailers = {VERSION_TRAILER: str(state.version)}
-        if options.region:
-            trailers[REGION_TRAILER] = options.region
-        message = commit_message(plan, templates, region=options.region)
-        commit = workspace.commit(root, message, trailers, _touched(tree, plan))
-        if commit is None:
-            return SyncResult(plan, None, attempt)
-        if cache is not None:
-            held = state.rejected_ids
-            planned = planned or planned_after(state.policies, plan, held_ids=held)
-            cache.remember(f"{commit}:{options.path}", tree_after(tree, plan), planned)
         try:
+            if proposing:
+                return _propose(state, workspace, templates, options, (root, tree, plan), attempt)
+            apply_plan(root, plan)
+            message = commit_message(plan, templates, region=options.region)
+            commit = workspace.commit(
+                root, message, _trailers(state, options), _touched(tree, plan)
+            )
+            if commit is None:
+                return SyncResult(plan, None, attempt)
+            if cache is not None:
+                held = state.rejected_ids
+                planned = planned or planned_after(state.policies, plan, held_ids=held)
+                cache.remember(f"{commit}:{options.path}", tree_after(tree, plan), planned)
             workspace.push()
         except PushRejectedError:
             # Someone else pushed first: their commit is kept; ours is rebuilt on top of it.
@@ -159,6 +175,65 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
             sleep(options.backoff.delay(attempt))
             continue
         return SyncResult(plan, commit, attempt)
+
+
+def _trailers(state: DesiredState, options: PassOptions) -> dict[str, str]:
+    trailers = {VERSION_TRAILER: str(state.version)}
+    if options.region:
+        trailers[REGION_TRAILER] = options.region
+    return trailers
+
+
+def _propose(  # noqa: PLR0913, PLR0917 - a pass's inputs, as reconcile holds them
+    state: DesiredState,
+    workspace: Workspace,
+    templates: Templates,
+    options: PassOptions,
+    planned: tuple[Path, TreeSnapshot, Plan],
+    attempt: int,
+) -> SyncResult:
+    """Pull-request mode: the plan as one commit on the watched branch, on the proposal branch.
+
+    The branch is replaced only when its content would change: a reviewer's approval is not
+    dismissed by a pass that proposes the same tree again.
+    """
+    root, tree, plan = planned
+    branch = read_branch(workspace, workspace.settings.push_branch or "")
+    scope = _review_scope(plan)
+    before = read_files(root, scope)
+    apply_plan(root, plan)
+    staged = workspace.stage(root, _touched(tree, plan))
+    base = workspace.head()
+    if branch.holds(staged, base):
+        return SyncResult(plan, None, attempt, Proposal(branch.name, branch.tip, pushed=False))
+    message = commit_message(plan, templates, region=options.region)
+    commit = workspace.commit_staged(message, _trailers(state, options))
+    if commit is None:  # pragma: no cover - a non-empty plan always changes the tree
+        return SyncResult(plan, None, attempt)
+    from reconciler.review import compare  # noqa: PLC0415 - only pull-request mode reviews
+
+    review = compare(before, read_files(root, scope))
+    origin = Origin(state.version, options.region, workspace.settings.branch, base)
+    description = describe(plan, review, change_lines(plan), origin)
+    publish(workspace, branch, commit, description.note)
+    return SyncResult(
+        plan, commit, attempt, Proposal(branch.name, commit, pushed=True, description=description)
+    )
+
+
+def _withdraw(workspace: Workspace, name: str) -> Proposal:
+    branch = read_branch(workspace, name)
+    return Proposal(name, None, pushed=withdraw(workspace, branch))
+
+
+def _review_scope(plan: Plan) -> set[str]:
+    """The folders a review of ``plan`` must read: each changed namespace's, and the cluster's.
+
+    A namespace's default deny can come from any policy selecting it, so the review sees every
+    policy of the namespaces that change (and the clusterwide ones), not only the changed files.
+    """
+    folders = {change.path.partition("/")[0] for change in plan.effective if "/" in change.path}
+    return {*folders, CLUSTER_FOLDER}
 
 
 def _guard_deletions(plan: Plan, share: float | None) -> None:
@@ -216,8 +291,8 @@ def render_only(state: DesiredState, out: Path, templates: Templates) -> Plan:
     return plan
 
 
-def commit_message(plan: Plan, templates: Templates, *, region: str | None) -> str:
-    """The commit message from the template: a summary line and one line per change."""
+def change_lines(plan: Plan) -> list[str]:
+    """One line per file the plan writes or removes, for the commit message and the PR."""
     lines = [
         f"- {_PAST_TENSE[c.action]} {c.path} (policy {c.policy_id or 'unknown'}): {c.reason}"
         for c in plan.effective
@@ -227,6 +302,12 @@ def commit_message(plan: Plan, templates: Templates, *, region: str | None) -> s
         for folder in sorted(plan.kustomization_writes)
     ]
     lines += [f"- removed {folder}/kustomization.yaml" for folder in plan.kustomization_removals]
+    return lines
+
+
+def commit_message(plan: Plan, templates: Templates, *, region: str | None) -> str:
+    """The commit message from the template: a summary line and one line per change."""
+    lines = change_lines(plan)
     return templates.commit_message.substitute(
         summary=plan.summary,
         changes="\n".join(lines),

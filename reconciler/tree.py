@@ -32,7 +32,7 @@ from reconciler.models import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from reconciler.render import CHECKSUM_LINE, DIGEST_ANNOTATION, ID_ANNOTATION, file_checksum
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 KUSTOMIZATION = "kustomization.yaml"
 KUSTOMIZATION_MARKER = (
@@ -235,3 +235,27 @@ def _scalar(match: re.Match[bytes] | None) -> str | None:
             return None
         return value if isinstance(value, str) else None
     return raw
+
+
+def read_files(root: Path, folders: Iterable[str]) -> dict[str, bytes]:
+    """The policy files of ``folders`` (top-level folders of ``root``), by path from ``root``.
+
+    For a review of a pass: read before and after it is applied. Hidden files and symlinks
+    are skipped, as ``scan`` skips them; a missing folder is simply empty.
+    """
+    found: dict[str, bytes] = {}
+    for folder in sorted(folders):
+        path = root / folder
+        if not folder or "/" in folder or folder.startswith(".") or path.is_symlink():
+            continue
+        if not path.is_dir():
+            continue
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if (
+                    not entry.name.startswith(".")
+                    and entry.name.endswith(_RESOURCE_SUFFIXES)
+                    and entry.is_file(follow_symlinks=False)
+                ):
+                    found[f"{folder}/{entry.name}"] = Path(entry.path).read_bytes()
+    return found

@@ -2,9 +2,10 @@
 
 One of the formats ``formats.render`` offers (inputs -> flows -> diff -> risks -> formats). The
 comment opens with a hidden marker, so a workflow can find and update its own comment, then
-gives the summary, the risks, a graph of the changed flows (added green, removed red, L7
-changed amber, deny rules dotted), a table of flows per namespace and, folded, the field diff of
-each policy.
+gives the summary (then, with ``diff --validation``, the ``validation`` section), the risks, a
+graph of the changed flows (added green, removed red, L7 changed amber, deny rules dotted), a
+table of flows per namespace and, folded, the field diff of each policy. ``truncate`` cuts the
+finished comment to what GitHub accepts.
 
 Every piece of text from the policy files goes through one of three escapes, chosen by where
 it lands: ``cell`` (a code span in a table: no emphasis, links or HTML, pipes escaped so the
@@ -19,7 +20,7 @@ from __future__ import annotations
 import html
 import re
 import string
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from reconciler.review.peers import port_text
 from reconciler.review.wording import (
@@ -33,10 +34,16 @@ from reconciler.review.wording import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from reconciler.review.diff import PolicyChange, Review
     from reconciler.review.flows import FlowChange
 
 MARKER = "<!-- cilium-gitops:review -->"
+# GitHub refuses an issue or pull-request comment longer than this (in characters).
+GITHUB_COMMENT_LIMIT = 65_536
+# The smallest limit ``truncate`` takes: room for the marker, a few lines and the note.
+MIN_LIMIT = 200
 # A large change would make a graph nobody can read (and GitHub caps Mermaid's text size);
 # past this many edges the graph shows the first ones and says how many it left out.
 MAX_EDGES = 60
@@ -46,14 +53,15 @@ _MERMAID_PLAIN = frozenset(string.ascii_letters + string.digits + " .,:/=_-+*?!@
 _BACKTICKS = re.compile(r"`+")
 
 
-def render(review: Review) -> str:
-    """The review as a comment body."""
+def render(review: Review, *, validation: Sequence[str] = ()) -> str:
+    """The review as a comment body; ``validation`` (Markdown lines) goes after the summary."""
     lines = [MARKER, "### Cilium network policy review", ""]
     if review.empty:
-        return "\n".join(
-            [*lines, "No CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy changed."]
-        )
+        lines.append("No CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy changed.")
+        return "\n".join([*lines, "", *validation] if validation else lines)
     lines += [summary(review), ""]
+    if validation:
+        lines += [*validation, ""]
     if review.risks:
         lines += ["#### ⚠️ Risks", "", "| Risk | Policy | Rule | Why |", "|---|---|---|---|"]
         lines.extend(
@@ -195,3 +203,83 @@ def _policy(change: PolicyChange) -> list[str]:
 
 def _html_code(text: str) -> str:
     return f"<code>{html.escape(visible(text))}</code>"
+
+
+# -- truncation --------------------------------------------------------------------------------
+
+
+def truncate(text: str, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """``text`` in at most ``limit`` characters: whole lines, then a note of what was left out.
+
+    Text within the limit comes back untouched. Otherwise the most lines that fit are kept,
+    with the code fence and the ``<details>`` folds the cut falls inside closed (so the note
+    reads as text, not as code or hidden in a fold), then a blank line and the note.
+    """
+    if limit < MIN_LIMIT:
+        msg = f"limit {limit} is below {MIN_LIMIT}, too short for the note"
+        raise ValueError(msg)
+    if len(text) <= limit:
+        return text
+    lines = text.split("\n")
+    total = len(lines)
+    best = _Cut(0, (), _note(lines_left=total, total=total, chars=len(text)))
+    blocks, kept = _Blocks(None, 0), -1  # kept: the length of the kept lines, joined
+    for count, line in enumerate(lines[:-1], start=1):  # all of them would not fit
+        kept += len(line) + 1
+        if kept > limit:
+            break
+        blocks = blocks.after(line)
+        closing = blocks.closing()
+        note = _note(lines_left=total - count, total=total, chars=len(text) - kept)
+        if kept + sum(len(c) + 1 for c in closing) + 2 + len(note) <= limit:
+            best = _Cut(count, closing, note)
+    if not best.lines:
+        return best.note
+    return "\n".join([*lines[: best.lines], *best.closing, "", best.note])
+
+
+class _Cut(NamedTuple):
+    lines: int  # how many of the text's lines are kept
+    closing: tuple[str, ...]  # the lines that close what is still open after them
+    note: str
+
+
+# A fence opens with three or more backticks or tildes, indented at most three spaces; a
+# backtick fence's info string holds no backtick (CommonMark 4.5).
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+
+
+class _Blocks(NamedTuple):
+    """What is open after some lines: a code fence (its opening run) and ``<details>`` folds."""
+
+    fence: str | None
+    details: int
+
+    def after(self, line: str) -> _Blocks:
+        match = _FENCE.fullmatch(line)
+        run, rest = match.groups() if match else ("", "")
+        if self.fence is not None:
+            # Only a run of the same character, at least as long and with nothing after it,
+            # closes the fence; everything else inside is content.
+            closes = (
+                run[:1] == self.fence[0] and len(run) >= len(self.fence) and not rest.strip(" \t")
+            )
+            return self._replace(fence=None) if closes else self
+        if run and not (run[0] == "`" and "`" in rest):
+            return self._replace(fence=run)
+        if line.lstrip().startswith("<details"):
+            return self._replace(details=self.details + 1)
+        if line.lstrip().startswith("</details>") and self.details:
+            return self._replace(details=self.details - 1)
+        return self
+
+    def closing(self) -> tuple[str, ...]:
+        fence = (self.fence,) if self.fence else ()
+        return fence + ("</details>",) * self.details
+
+
+def _note(*, lines_left: int, total: int, chars: int) -> str:
+    return (
+        f"*✂️ Cut short for GitHub: the last {lines_left:,} of {total:,} lines ({chars:,} "
+        "characters) are left out. `cilium-gitops diff` prints the whole report.*"
+    )

@@ -1,4 +1,4 @@
-"""The git edge: the only module that imports GitPython.
+"""The service's working directory: align with the remote, commit, push.
 
 Sits at the end of a pass. ``Workspace`` owns one working directory: it clones (or reuses) it,
 aligns it with the remote branch, stages the managed root, commits with trailers, and pushes.
@@ -25,13 +25,14 @@ A key that cannot sign -> ``ConfigError`` naming the key (path or id), never its
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shlex
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import git
 
@@ -46,12 +47,14 @@ from reconciler.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
+
+    from reconciler.gitops.settings import GitSettings
 
 VERSION_TRAILER = "Control-Plane-Version"
 REGION_TRAILER = "Control-Plane-Region"
 _OWNER_FILE = "cilium-gitops-workdir"
-_REMOTE = "origin"
+REMOTE = "origin"
 # git reads the token from this variable in the credential helper below, never from argv.
 _TOKEN_ENV = "CILIUM_GITOPS_GIT_TOKEN_FOR_HELPER"  # noqa: S105 - the name of a variable, not a secret
 _CREDENTIAL_HELPER = (
@@ -61,89 +64,8 @@ _CREDENTIAL_HELPER = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """A git author or committer."""
-
-    name: str
-    email: str
-
-
-SigningFormat = Literal["ssh", "openpgp"]
-
-
-@dataclass(frozen=True, slots=True)
-class Signing:
-    """How to sign commits.
-
-    ``key`` is, for ``ssh``, the path of the private key file, or of its ``.pub`` when
-    ssh-agent holds the private key; for ``openpgp``, a key id or fingerprint in gpg's keyring
-    (``gnupg_home``, else gpg's default). ``program`` replaces ``ssh-keygen`` or ``gpg``.
-
-    There is no passphrase: a service has no terminal to ask on, and a passphrase in argv or
-    the environment would leak. The key must be unencrypted, or unlocked in ssh-agent or
-    gpg-agent beforehand.
-    """
-
-    format: SigningFormat
-    key: str
-    program: Path | None = None
-    gnupg_home: Path | None = None
-
-    def __post_init__(self) -> None:
-        """Refuse settings git would only reject at the first commit."""
-        if self.format not in ("ssh", "openpgp"):
-            msg = f"signing format must be 'ssh' or 'openpgp', got {self.format!r}"
-            raise ConfigError(msg)
-        if not self.key.strip():
-            msg = f"a {self.format} signing key is required"
-            raise ConfigError(msg)
-        if self.gnupg_home is not None and self.format != "openpgp":
-            msg = "gnupg_home applies to OpenPGP signing only"
-            raise ConfigError(msg)
-
-    @property
-    def key_path(self) -> Path:
-        """The ssh key as an absolute path: git runs in the workdir, not in our cwd."""
-        return Path(self.key).expanduser().absolute()
-
-    def describe(self) -> str:
-        """Names the key for messages: its path or id, never its content."""
-        if self.format == "ssh":
-            return f"ssh key {self.key_path}"
-        return f"OpenPGP key {self.key}"
-
-    def git_config(self) -> list[tuple[str, str]]:
-        """The ``-c`` settings that make ``git commit -S`` sign with this key."""
-        # An absolute path also keeps git from reading the value as a literal key: it treats
-        # a user.signingKey starting with "ssh-" or "key::" as the public key itself.
-        key = str(self.key_path) if self.format == "ssh" else self.key
-        config = [("gpg.format", self.format), ("user.signingKey", key)]
-        if self.program is not None:
-            config.append((f"gpg.{self.format}.program", str(self.program)))
-        return config
-
-
-@dataclass(frozen=True, slots=True)
-class GitSettings:
-    """How to reach the remote and who commits."""
-
-    url: str
-    branch: str = "main"
-    author: Identity = Identity("cilium-gitops", "cilium-gitops@localhost")
-    committer: Identity | None = None
-    token: str | None = field(default=None, repr=False)
-    ssh_key: Path | None = None
-    known_hosts: Path | None = None
-    signing: Signing | None = None
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Values to scrub from any text that leaves this module."""
-        return (self.token,) if self.token else ()
-
-
-def _is_rejection(text: str) -> bool:
+def is_rejection(text: str) -> bool:
+    """Whether a failed push was refused because the remote ref moved (fetch and retry)."""
     lowered = text.lower()
     return "[rejected]" in lowered or "non-fast-forward" in lowered or "fetch first" in lowered
 
@@ -223,13 +145,13 @@ class Workspace(Closing):
         with repo.config_writer() as config:
             config.set_value("core", "autocrlf", "false")
             config.set_value("gc", "auto", "0")
-        repo.git.remote("add", _REMOTE, self.settings.url)
+        repo.git.remote("add", REMOTE, self.settings.url)
         owner.write_text(self._url_fingerprint() + "\n", encoding="utf-8")
         return repo
 
     # -- running git ----------------------------------------------------------------------
 
-    def _git(self, *args: str, remote: bool = False, config: Sequence[tuple[str, str]] = ()) -> str:
+    def run(self, *args: str, remote: bool = False, config: Sequence[tuple[str, str]] = ()) -> str:
         """Run git in the workdir; ``remote`` adds credentials, ``config`` per-call settings."""
         prefix: list[str] = []
         if remote and self.settings.token:
@@ -242,7 +164,7 @@ class Workspace(Closing):
             )
         except git.GitCommandError as exc:
             text = redact(f"{exc.stderr or ''}\n{exc.stdout or ''}".strip(), self.settings.secrets)
-            raise _GitCommandError(f"git {args[0]} failed: {text}", text) from None
+            raise GitCommandError(f"git {args[0]} failed: {text}", text) from None
         return str(output)
 
     # -- the steps of a pass --------------------------------------------------------------
@@ -250,22 +172,22 @@ class Workspace(Closing):
     def update(self) -> bool:
         """Align the workdir with the remote branch; False when the branch does not exist yet."""
         branch = self.settings.branch
-        refspec = f"+refs/heads/{branch}:refs/remotes/{_REMOTE}/{branch}"
+        refspec = f"+refs/heads/{branch}:refs/remotes/{REMOTE}/{branch}"
         try:
-            self._git("fetch", "--quiet", "--no-tags", _REMOTE, refspec, remote=True)
-        except _GitCommandError as exc:
+            self.run("fetch", "--quiet", "--no-tags", REMOTE, refspec, remote=True)
+        except GitCommandError as exc:
             if "couldn't find remote ref" not in exc.detail:
                 raise GitRemoteError(str(exc)) from None
             self._start_unborn()
             return False
-        remote_head = self._resolve(f"refs/remotes/{_REMOTE}/{branch}")
+        remote_head = self._resolve(f"refs/remotes/{REMOTE}/{branch}")
         if remote_head is not None and remote_head == self._clean_at == self.head():
             return True
         self._clean_at = None
-        self._git("checkout", "--quiet", "--force", "-B", branch, f"{_REMOTE}/{branch}")
+        self.run("checkout", "--quiet", "--force", "-B", branch, f"{REMOTE}/{branch}")
         # -x: ignored files are not in the repository, so Flux never sees them; leaving them
         # here would let them into the scan and the kustomization lists.
-        self._git("clean", "-ffdxq")
+        self.run("clean", "-ffdxq")
         self._clean_at = remote_head
         return True
 
@@ -285,11 +207,11 @@ class Workspace(Closing):
             return None
 
     def _start_unborn(self) -> None:
-        self._git("symbolic-ref", "HEAD", f"refs/heads/{self.settings.branch}")
+        self.run("symbolic-ref", "HEAD", f"refs/heads/{self.settings.branch}")
         if self.repo.head.is_valid():
-            self._git("update-ref", "-d", f"refs/heads/{self.settings.branch}")
-        self._git("read-tree", "--empty")
-        self._git("clean", "-ffdxq")
+            self.run("update-ref", "-d", f"refs/heads/{self.settings.branch}")
+        self.run("read-tree", "--empty")
+        self.run("clean", "-ffdxq")
 
     def head(self) -> str | None:
         """The commit id HEAD points at, or None on an unborn branch."""
@@ -307,47 +229,76 @@ class Workspace(Closing):
         Signs the commit when ``settings.signing`` is set; a key that cannot sign raises
         ``ConfigError`` and leaves nothing committed.
         """
-        sign_config, sign_args = self._signing_options()
+        return self._commit(message, trailers, self._add(root, touched, may_defer=True))
+
+    def stage(self, root: Path, touched: Touched | None = None) -> str:
+        """Stage what changed under ``root``; the id of the tree a commit would now record."""
+        self._add(root, touched, may_defer=False)
+        return self.run("write-tree").strip()
+
+    def commit_staged(self, message: str, trailers: dict[str, str]) -> str | None:
+        """Commit what ``stage`` staged, as ``commit`` does."""
+        return self._commit(message, trailers, [])
+
+    def _add(self, root: Path, touched: Touched | None, *, may_defer: bool) -> list[str]:
+        """Stage ``root``'s changes, or return ``commit`` arguments that stage them."""
         relative = root.relative_to(self.path).as_posix()
-        include: list[str] = []
         if touched is None or len(touched.paths) > _MAX_PATHSPECS:
-            self._git("add", "--all", "--", relative)
-        elif touched.new_files:
+            self.run("add", "--all", "--", relative)
+        elif touched.new_files or not may_defer:
             # Naming the files spares git a walk over every file of a large tree.
-            self._git("add", "--all", "--", *(f"{relative}/{p}" for p in touched.paths))
+            self.run("add", "--all", "--", *(f"{relative}/{p}" for p in touched.paths))
         else:
             # Only known files changed: ``commit --include`` stages them itself, one git less.
-            include = ["--include", "--", *(f"{relative}/{p}" for p in touched.paths)]
+            return ["--include", "--", *(f"{relative}/{p}" for p in touched.paths)]
+        return []
+
+    def _commit(self, message: str, trailers: dict[str, str], include: list[str]) -> str | None:
+        sign_config, sign_args = self._signing_options()
         body = message.rstrip("\n") + "\n"
         if trailers:
             body += "\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
-        with tempfile.NamedTemporaryFile(
-            "w", dir=self.path / ".git", prefix="MSG-", encoding="utf-8", delete=False
-        ) as handle:
-            handle.write(body)
-        saved = self._env
-        self._env = {**saved, **self._identity()}
         try:
-            self._git(
-                "commit",
-                "--quiet",
-                "--no-verify",
-                "--cleanup=verbatim",
-                "-F",
-                handle.name,
-                *sign_args,
-                *include,
-                config=sign_config,
-            )
-        except _GitCommandError as exc:
+            with self.message_file(body) as path, self.as_committer():
+                self.run(
+                    "commit",
+                    "--quiet",
+                    "--no-verify",
+                    "--cleanup=verbatim",
+                    "-F",
+                    str(path),
+                    *sign_args,
+                    *include,
+                    config=sign_config,
+                )
+        except GitCommandError as exc:
             if "nothing to commit" in exc.detail or "nothing added to commit" in exc.detail:
                 return None
             raise self._commit_error(exc) from None
-        finally:
-            self._env = saved
-            Path(handle.name).unlink(missing_ok=True)
         self._clean_at = self.head()
         return self._clean_at
+
+    @contextlib.contextmanager
+    def message_file(self, text: str) -> Iterator[Path]:
+        """``text`` in a file inside ``.git`` for ``-F``: argv has a length limit, files do not."""
+        with tempfile.NamedTemporaryFile(
+            "w", dir=self.path / ".git", prefix="MSG-", encoding="utf-8", delete=False
+        ) as handle:
+            handle.write(text)
+        try:
+            yield Path(handle.name)
+        finally:
+            Path(handle.name).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def as_committer(self) -> Iterator[None]:
+        """Run the git commands inside as the configured author and committer."""
+        saved = self._env
+        self._env = {**saved, **self._identity()}
+        try:
+            yield
+        finally:
+            self._env = saved
 
     def _identity(self) -> dict[str, str]:
         committer = self.settings.committer or self.settings.author
@@ -369,7 +320,7 @@ class Workspace(Closing):
             raise ConfigError(msg)
         return signing.git_config(), ["--gpg-sign"]
 
-    def _commit_error(self, exc: _GitCommandError) -> WorkdirError | ConfigError:
+    def _commit_error(self, exc: GitCommandError) -> WorkdirError | ConfigError:
         """A failed ``git commit``: a signing failure if signing was asked for, else ``exc``."""
         signing = self.settings.signing
         # git reports every failure of ssh-keygen or gpg as this line, after their own words.
@@ -390,47 +341,62 @@ class Workspace(Closing):
             path = allowed_signers.expanduser().absolute()
             config.append(("gpg.ssh.allowedSignersFile", str(path)))
         try:
-            self._git("verify-commit", commit, config=config)
-        except _GitCommandError as exc:
+            self.run("verify-commit", commit, config=config)
+        except GitCommandError as exc:
             msg = f"commit {commit} has no valid signature: {exc.detail or 'unsigned'}"
             raise StalledError(msg) from None
-        return self._git("log", "-1", "--format=%GF", commit, config=config).strip()
+        return self.run("log", "-1", "--format=%GF", commit, config=config).strip()
 
     def push(self) -> None:
         """Push HEAD to the branch: never forced; a rejection raises ``PushRejectedError``."""
-        target = f"HEAD:refs/heads/{self.settings.branch}"
+        self.push_refs([f"HEAD:refs/heads/{self.settings.branch}"])
+
+    def push_refs(self, refspecs: Sequence[str], leases: Sequence[str] = ()) -> None:
+        """Push ``refspecs`` in one atomic push; ``leases`` are ``REF:EXPECTED`` force leases.
+
+        A lease lets the push replace or delete ``REF`` only while the remote still has
+        ``EXPECTED`` there (empty: only while it does not exist). The watched branch can never
+        be leased: it only moves forward.
+        """
+        watched = f"refs/heads/{self.settings.branch}"
+        if any(lease.partition(":")[0] == watched for lease in leases):
+            msg = f"refusing to force-push {watched}, the branch Flux watches"
+            raise StalledError(msg)
+        options = [f"--force-with-lease={lease}" for lease in leases]
+        if len(refspecs) > 1:
+            options.append("--atomic")
         try:
-            self._git("push", "--porcelain", "--quiet", _REMOTE, target, remote=True)
-        except _GitCommandError as exc:
+            self.run("push", "--porcelain", "--quiet", *options, REMOTE, *refspecs, remote=True)
+        except GitCommandError as exc:
             if "[remote rejected]" in exc.detail:
                 msg = f"the remote refused the push (hook or branch protection): {exc.detail}"
                 raise StalledError(msg) from None
-            if _is_rejection(exc.detail):
+            if is_rejection(exc.detail):
                 raise PushRejectedError(str(exc)) from None
             raise GitRemoteError(str(exc)) from None
 
     def describe(self, commit: str) -> str:
         """A commit's header, message and changed files, as ``git show --stat`` prints them."""
-        return self._git("show", "--stat", "--format=commit %H%nAuthor: %an <%ae>%n%n%B", commit)
+        return self.run("show", "--stat", "--format=commit %H%nAuthor: %an <%ae>%n%n%B", commit)
 
     def read_cursor(self) -> int | None:
         """The highest control-plane version recorded on the remote branch, if any."""
-        ref = f"refs/remotes/{_REMOTE}/{self.settings.branch}"
+        ref = f"refs/remotes/{REMOTE}/{self.settings.branch}"
         try:
-            value = self._git(
+            value = self.run(
                 "log",
                 "-1",
                 f"--grep=^{VERSION_TRAILER}:",
                 f"--format=%(trailers:key={VERSION_TRAILER},valueonly,separator=%x2C)",
                 ref,
             )
-        except _GitCommandError:
+        except GitCommandError:
             return None
         values = [v for v in value.strip().split(",") if v.strip().isdigit()]
         return max((int(v) for v in values), default=None)
 
 
-class _GitCommandError(WorkdirError):
+class GitCommandError(WorkdirError):
     """A failed git command, already redacted.
 
     Local commands failing means the workdir is broken (stall); the remote-facing methods
@@ -438,6 +404,7 @@ class _GitCommandError(WorkdirError):
     """
 
     def __init__(self, message: str, detail: str) -> None:
+        """``detail`` is git's own output, for callers that tell failures apart by it."""
         super().__init__(message)
         self.detail = detail
 
@@ -453,84 +420,3 @@ def default_workdir(url: str, branch: str) -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     key = hashlib.sha256(f"{url}\n{branch}".encode()).hexdigest()[:16]
     return base / "cilium-gitops" / key
-
-
-# -- reading history (the review commands: history, diff) ---------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One commit that touched a file, with the control-plane facts its trailers record."""
-
-    commit: str
-    date: str  # the committer date, ISO 8601
-    author: str
-    subject: str
-    versions: tuple[int, ...]  # Control-Plane-Version trailers (one per pass it reflects)
-    region: str | None
-
-
-_FIELD, _RECORD = "\x1f", "\x1e"
-
-
-def changes_to(checkout: Path, path: str, revision: str = "HEAD") -> list[Change]:
-    """The commits reachable from ``revision`` that changed ``path``, newest first.
-
-    ``path`` is a file relative to the repository root; the commit that deleted it is included.
-    """
-    fields = [
-        "%H",
-        "%cI",
-        "%an <%ae>",
-        "%s",
-        f"%(trailers:key={VERSION_TRAILER},valueonly,separator=%x2C)",
-        f"%(trailers:key={REGION_TRAILER},valueonly,separator=%x2C)",
-    ]
-    log_format = f"--format={_FIELD.join(fields)}{_RECORD}"
-    text = _read_git(checkout, "log", log_format, revision, "--", path)
-    found: list[Change] = []
-    for record in text.split(_RECORD):
-        parts = record.strip("\n").split(_FIELD)
-        if len(parts) != len(fields):
-            continue
-        commit, date, author, subject, versions, region = parts
-        numbers = tuple(int(v) for v in versions.strip().split(",") if v.strip().isdigit())
-        found.append(Change(commit, date, author, subject, numbers, region.strip() or None))
-    return found
-
-
-def files_at(checkout: Path, revision: str, under: str) -> dict[str, bytes]:
-    """Every file below ``under`` at ``revision``, by path relative to ``under``."""
-    prefix = under.strip("/")
-    with _open_checkout(checkout) as repo:
-        try:
-            tree = repo.commit(revision).tree
-        except (git.BadName, ValueError):
-            msg = f"unknown revision {revision!r} in {checkout}"
-            raise ConfigError(msg) from None
-        try:
-            folder = tree / prefix if prefix else tree
-        except KeyError:
-            return {}  # the managed folder did not exist yet
-        return {
-            str(item.path)[len(prefix) + 1 if prefix else 0 :]: item.data_stream.read()
-            for item in folder.traverse()
-            if isinstance(item, git.Blob)
-        }
-
-
-def _open_checkout(checkout: Path) -> git.Repo:
-    try:
-        return git.Repo(checkout, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        msg = f"{checkout} is not in a git repository"
-        raise ConfigError(msg) from None
-
-
-def _read_git(checkout: Path, *args: str) -> str:
-    with _open_checkout(checkout) as repo:
-        try:
-            return str(repo.git.execute(["git", *args], stdout_as_string=True))
-        except git.GitCommandError as exc:
-            msg = f"git {args[0]} failed in {checkout}: {str(exc.stderr).strip()}"
-            raise ConfigError(msg) from None

@@ -1,0 +1,48 @@
+"""The git edge: the only package that imports GitPython or runs git.
+
+Sits at the end of a pass. ``settings`` holds what the edge is told (remote, branches, identity,
+signing) and runs nothing; ``workspace`` owns the service's working directory (align with the
+remote, stage, commit, sign, push; never a forced push to the watched branch); ``proposals``
+publishes a pass as a pull-request branch with its description instead (the one ref that is
+ever replaced, under a lease); ``history`` reads a user's checkout for the review commands.
+"""
+
+from reconciler.gitops.history import Change, changes_to, files_at
+from reconciler.gitops.proposals import RemoteBranch, notes_ref, publish, read_branch, withdraw
+from reconciler.gitops.settings import (
+    GitSettings,
+    Identity,
+    Signing,
+    SigningFormat,
+    push_branch_name,
+)
+from reconciler.gitops.workspace import (
+    REGION_TRAILER,
+    VERSION_TRAILER,
+    Touched,
+    Workspace,
+    default_workdir,
+    init_bare,
+)
+
+__all__ = [
+    "REGION_TRAILER",
+    "VERSION_TRAILER",
+    "Change",
+    "GitSettings",
+    "Identity",
+    "RemoteBranch",
+    "Signing",
+    "SigningFormat",
+    "Touched",
+    "Workspace",
+    "changes_to",
+    "default_workdir",
+    "files_at",
+    "init_bare",
+    "notes_ref",
+    "publish",
+    "push_branch_name",
+    "read_branch",
+    "withdraw",
+]

@@ -1,0 +1,143 @@
+"""What the git edge is told: the remote, the branches, who commits, and how commits are signed.
+
+Plain values, read by ``workspace`` and built by the CLI; nothing here runs git, so the
+command line can build them without importing GitPython.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from reconciler.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A git author or committer."""
+
+    name: str
+    email: str
+
+
+SigningFormat = Literal["ssh", "openpgp"]
+
+
+@dataclass(frozen=True, slots=True)
+class Signing:
+    """How to sign commits.
+
+    ``key`` is, for ``ssh``, the path of the private key file, or of its ``.pub`` when
+    ssh-agent holds the private key; for ``openpgp``, a key id or fingerprint in gpg's keyring
+    (``gnupg_home``, else gpg's default). ``program`` replaces ``ssh-keygen`` or ``gpg``.
+
+    There is no passphrase: a service has no terminal to ask on, and a passphrase in argv or
+    the environment would leak. The key must be unencrypted, or unlocked in ssh-agent or
+    gpg-agent beforehand.
+    """
+
+    format: SigningFormat
+    key: str
+    program: Path | None = None
+    gnupg_home: Path | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse settings git would only reject at the first commit."""
+        if self.format not in ("ssh", "openpgp"):
+            msg = f"signing format must be 'ssh' or 'openpgp', got {self.format!r}"
+            raise ConfigError(msg)
+        if not self.key.strip():
+            msg = f"a {self.format} signing key is required"
+            raise ConfigError(msg)
+        if self.gnupg_home is not None and self.format != "openpgp":
+            msg = "gnupg_home applies to OpenPGP signing only"
+            raise ConfigError(msg)
+
+    @property
+    def key_path(self) -> Path:
+        """The ssh key as an absolute path: git runs in the workdir, not in our cwd."""
+        return Path(self.key).expanduser().absolute()
+
+    def describe(self) -> str:
+        """Names the key for messages: its path or id, never its content."""
+        if self.format == "ssh":
+            return f"ssh key {self.key_path}"
+        return f"OpenPGP key {self.key}"
+
+    def git_config(self) -> list[tuple[str, str]]:
+        """The ``-c`` settings that make ``git commit -S`` sign with this key."""
+        # An absolute path also keeps git from reading the value as a literal key: it treats
+        # a user.signingKey starting with "ssh-" or "key::" as the public key itself.
+        key = str(self.key_path) if self.format == "ssh" else self.key
+        config = [("gpg.format", self.format), ("user.signingKey", key)]
+        if self.program is not None:
+            config.append((f"gpg.{self.format}.program", str(self.program)))
+        return config
+
+
+@dataclass(frozen=True, slots=True)
+class GitSettings:
+    """How to reach the remote and who commits."""
+
+    url: str
+    branch: str = "main"
+    author: Identity = Identity("cilium-gitops", "cilium-gitops@localhost")
+    committer: Identity | None = None
+    token: str | None = field(default=None, repr=False)
+    ssh_key: Path | None = None
+    known_hosts: Path | None = None
+    signing: Signing | None = None
+    # Pull-request mode: commits go to this branch, rebuilt on ``branch`` every pass.
+    push_branch: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a pull-request branch that is the watched one: that one is never forced."""
+        if self.push_branch is not None and self.push_branch.strip() in {"", self.branch}:
+            msg = (
+                f"--push-branch must name a branch other than the one Flux watches "
+                f"({self.branch!r}): only the pull-request branch is ever force-pushed"
+            )
+            raise ConfigError(msg)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values to scrub from any text that leaves this module."""
+        return (self.token,) if self.token else ()
+
+
+def push_branch_name(template: str, *, region: str | None, branch: str) -> str:
+    """``--push-branch`` with ``{region}`` and ``{branch}`` (the watched branch) filled in."""
+    values = {"region": region, "branch": branch}
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        msg = f"--push-branch {template!r}: {exc}"
+        raise ConfigError(msg) from None
+    for name in fields:
+        if name not in values:
+            msg = f"--push-branch {template!r}: unknown {{{name}}}; use {{region}} or {{branch}}"
+            raise ConfigError(msg)
+        if values[name] is None:
+            msg = f"--push-branch {template!r} needs --{name}"
+            raise ConfigError(msg)
+    name = template.format_map(values)
+    if not _is_branch_name(name):
+        msg = f"--push-branch {template!r} gives {name!r}, which is not a valid branch name"
+        raise ConfigError(msg)
+    return name
+
+
+def _is_branch_name(name: str) -> bool:
+    """The rules of ``git check-ref-format`` for a branch name."""
+    forbidden = (" ", "~", "^", ":", "?", "*", "[", "\\", "..", "@{", "//")
+    return (
+        bool(name)
+        and name.isprintable()
+        and not any(part in name for part in forbidden)
+        and not name.startswith(("-", "/"))
+        and not name.endswith(("/", ".", ".lock"))
+        and not any(p.startswith(".") or p.endswith(".lock") for p in name.split("/"))
+        and name != "@"
+    )
