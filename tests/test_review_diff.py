@@ -231,6 +231,29 @@ def test_unfiltered_grant_elsewhere_lifts_l7() -> None:
     assert risk_codes(review) == [("l7-removed", "CNP shop/b", "spec.ingress[0]")]
 
 
+def test_cilium_gitops_bookkeeping_annotations_are_not_policy_changes() -> None:
+    """A re-render at a new control-plane version changes digest and version, not traffic."""
+
+    def rendered(version: str, port: str) -> bytes:
+        doc = cnp("cart", {"endpointSelector": WEB, "ingress": [{"toPorts": TCP80}]})
+        doc["spec"]["ingress"][0]["toPorts"][0]["ports"][0]["port"] = port
+        doc["metadata"]["annotations"] = {
+            "cilium-gitops.io/digest": f"sha256:{version * 8}",
+            "cilium-gitops.io/policy-id": "cp-cart",
+            "cilium-gitops.io/version": version,
+        }
+        return dump(doc)
+
+    assert compare({"a.yaml": rendered("1", "80")}, {"a.yaml": rendered("2", "80")}).empty
+    [policy] = compare({"a.yaml": rendered("1", "80")}, {"a.yaml": rendered("2", "81")}).policies
+    assert [c.path for c in policy.fields] == ["spec.ingress[0].toPorts[0].ports[0].port"]
+    # A policy that is new shows the id it was rendered for, but not the bookkeeping.
+    [created] = compare({}, {"a.yaml": rendered("1", "80")}).policies
+    paths = [c.path for c in created.fields]
+    assert 'metadata.annotations["cilium-gitops.io/policy-id"]' in paths
+    assert not [p for p in paths if "digest" in p or "gitops.io/version" in p]
+
+
 def test_requires_is_noted() -> None:
     """fromRequires in a changed policy gives a note, since no flow shows it."""
     doc = cnp("req", {"endpointSelector": WEB, "ingress": [{"fromRequires": [WEB]}]})

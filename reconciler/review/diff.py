@@ -29,6 +29,16 @@ if TYPE_CHECKING:
 
 PolicyChangeKind = Literal["created", "updated", "deleted"]
 
+# What cilium-gitops records about its own rendering (render.DIGEST_ANNOTATION and
+# VERSION_ANNOTATION): they change with every update and say nothing about traffic, so the
+# field diff leaves them out, and a file whose only change is one of them is no policy change.
+_BOOKKEEPING = frozenset(
+    {
+        'metadata.annotations["cilium-gitops.io/digest"]',
+        'metadata.annotations["cilium-gitops.io/version"]',
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyChange:
@@ -99,7 +109,7 @@ def _policy_changes(
         was, now = old.get(ref), new.get(ref)
         before = inputs.content(was) if was else fields.ABSENT
         after = inputs.content(now) if now else fields.ABSENT
-        changes = fields.diff(before, after)
+        changes = [c for c in fields.diff(before, after) if c.path not in _BOOKKEEPING]
         if not changes:
             continue
         kind: PolicyChangeKind = "created" if not was else "deleted" if not now else "updated"
