@@ -114,6 +114,7 @@ def run_demo(directory: Path | None, echo: Callable[[str], None]) -> DemoResult:
     echo(f"                kubectl kustomize {workdir / DEFAULT_PATH}")
     echo(f"                git -C {base / 'remote.git'} log -p main..{PROPOSAL_BRANCH}")
     echo(f"                cilium-gitops diff --repo {workdir} main origin/{PROPOSAL_BRANCH}")
+    echo(f"                cat {base / 'pull-request' / 'body.md'}")
     return DemoResult(base, remote_url, workdir, tuple(passes))
 
 

@@ -207,6 +207,7 @@ def _propose(  # noqa: PLR0913, PLR0917 - a pass's inputs, as reconcile holds th
     if branch.holds(staged, base):
         return SyncResult(plan, None, attempt, Proposal(branch.name, branch.tip, pushed=False))
     message = commit_message(plan, templates, region=options.region)
+    workspace.detach()
     commit = workspace.commit_staged(message, _trailers(state, options))
     if commit is None:  # pragma: no cover - a non-empty plan always changes the tree
         return SyncResult(plan, None, attempt)

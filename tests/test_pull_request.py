@@ -73,6 +73,8 @@ def test_change_becomes_one_commit_on_the_branch_with_its_description(
     result = sync(on_main, tmp_path, templates, changed)
 
     assert on_main.commits() == main_before  # the watched branch did not move
+    # Nor did the workdir's own main: the proposal was committed on a detached HEAD.
+    assert git("rev-parse", "main", cwd=tmp_path / "work").strip() == main_before[0]
     proposal = result.proposal
     assert proposal is not None
     assert proposal.pushed

@@ -240,6 +240,14 @@ class Workspace(Closing):
         """Commit what ``stage`` staged, as ``commit`` does."""
         return self._commit(message, trailers, [])
 
+    def detach(self) -> None:
+        """Leave the local branch where it is: the next commit goes on a detached HEAD.
+
+        For a commit that is not for the watched branch (a proposal), so the workdir's local
+        branch never holds what its remote branch does not.
+        """
+        self.run("checkout", "--quiet", "--detach")
+
     def _add(self, root: Path, touched: Touched | None, *, may_defer: bool) -> list[str]:
         """Stage ``root``'s changes, or return ``commit`` arguments that stage them."""
         relative = root.relative_to(self.path).as_posix()
