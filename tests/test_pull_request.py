@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 from pathlib import Path
@@ -306,6 +307,15 @@ def test_cli_pull_request_mode(on_main: Remote, tmp_path: Path) -> None:
     assert "pull request: Network policies for eu-west-1: 0 created, 1 updated" in proposed.stdout
     again = run(*args)
     assert f"up to date: {BRANCH} already proposes this change ({tip[:12]})" in again.stdout
+    as_json = json.loads(run(*args, "--output", "json").stdout)
+    assert as_json["commit"] is None  # nothing pushed by this pass
+    assert as_json["pull_request"] == {
+        "branch": BRANCH,
+        "commit": tip,
+        "pushed": False,
+        "title": None,
+        "body": None,
+    }
 
 
 def test_description_golden() -> None:

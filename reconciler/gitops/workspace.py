@@ -10,8 +10,9 @@ Every git failure becomes one of our errors, with credentials scrubbed:
 
 GitPython pitfalls handled here: ``Remote.push`` does not raise on rejection, so we push through
 the git binary and read its exit status and porcelain output; long-lived processes must close
-repos, so ``Workspace`` is a context manager that closes its ``Repo``. Nothing here ever force
-pushes: the branch Flux watches only moves forward.
+repos, so ``Workspace`` is a context manager that closes its ``Repo``. The branch Flux watches
+only moves forward: ``push`` never forces, and ``push_refs`` (pull-request mode's proposal
+branch, under a lease) refuses to lease it.
 
 Credentials never reach argv, logs or errors: an HTTPS token is handed to git by a credential
 helper that reads it from the child's environment, and an SSH key and pinned known_hosts go in
