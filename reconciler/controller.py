@@ -253,7 +253,10 @@ class Controller:
                 )
         self.metrics.rejected.inc(len(rejected))
         if any(changed) or self._pending:
-            self._pass(self.options, f"{len(batch)} event(s)")
+            # Events trust the last known remote head (no fetch round trip before the commit);
+            # a remote that moved rejects the push and the pass is redone after a fetch.
+            options = dataclasses.replace(self.options, fetch=False)
+            self._pass(options, f"{len(batch)} event(s)")
 
     def _pass(self, options: PassOptions, why: str) -> SyncResult | None:
         assert self._held is not None  # noqa: S101 - a pass always follows a resync

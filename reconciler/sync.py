@@ -75,6 +75,9 @@ class PassOptions:
     # Refuse a pass that would delete more than this share of the managed files (None: no
     # limit). A control plane that suddenly answers "nothing" must not empty the cluster.
     max_delete_share: float | None = None
+    # False: skip the fetch when the workdir is the last known remote head (the service's
+    # event passes); a remote that moved rejects the push, and the retry fetches.
+    fetch: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,7 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
     attempt = 0
     while True:
         attempt += 1
-        workspace.update()
+        workspace.update(fetch=options.fetch or proposing is not None)
         check_root(workspace.path, root)
         head = workspace.clean_head()
         key = f"{head}:{options.path}" if head is not None else None
@@ -172,7 +175,10 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
             # Someone else pushed first: their commit is kept; ours is rebuilt on top of it.
             if attempt >= options.backoff.attempts:
                 raise
-            sleep(options.backoff.delay(attempt))
+            if options.fetch or attempt > 1:
+                # Not after a first try that skipped the fetch: that one was not contention,
+                # only news we chose not to fetch.
+                sleep(options.backoff.delay(attempt))
             continue
         return SyncResult(plan, commit, attempt)
 

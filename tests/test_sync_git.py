@@ -334,3 +334,38 @@ def test_long_running_passes_share_a_cache_and_still_see_remote_edits(
         assert reconcile(changed, workspace, templates, PassOptions(), cache=cache).commit is None
     assert '"8443"' in seeded_remote.show(f"{DEFAULT_PATH}/shop/cart.yaml")
     assert len(seeded_remote.commits()) == 5
+
+
+def test_a_pass_without_fetch_learns_of_another_writer_from_the_rejected_push(
+    remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
+    """The service's event passes skip the fetch; a remote that moved is caught at the push.
+
+    Both writers' commits survive, ours on top, and the retry does not wait (the rejection was
+    news we chose not to fetch, not contention).
+    """
+    settings = GitSettings(url=remote.url, author=Identity("bot", "bot@example.com"))
+    no_fetch = PassOptions(fetch=False)
+    delays: list[float] = []
+    with Workspace(tmp_path / "work", settings) as workspace:
+        reconcile(state_of(tmp_path, SHOP), workspace, templates, PassOptions())
+        # Nothing moved: the pass trusts what it pushed, plans, commits and pushes once.
+        moved = [entry("shop", "cart", port="9090", version=5), SHOP[1]]
+        quick = reconcile(state_of(tmp_path, moved), workspace, templates, no_fetch)
+        assert (quick.attempts, quick.commit) == (1, remote.commits()[0])
+
+        other = remote.clone(tmp_path / "other")
+        (other / "docs.md").write_text("written by a human\n", encoding="utf-8")
+        git("add", "docs.md", cwd=other)
+        git("commit", "--quiet", "-m", "human change", cwd=other)
+        git("push", "--quiet", "origin", "HEAD:main", cwd=other)
+        again = [entry("shop", "cart", port="9191", version=6), SHOP[1]]
+        caught = reconcile(
+            state_of(tmp_path, again), workspace, templates, no_fetch, sleep=delays.append
+        )
+    assert caught.attempts == 2
+    assert delays == []
+    log = git("log", "--format=%s", "main", cwd=remote.path).splitlines()
+    assert log[:2] == ["network-policies: 0 created, 1 updated, 0 deleted", "human change"]
+    assert remote.show("docs.md") == "written by a human\n"
+    assert 'port: "9191"' in remote.show(f"{DEFAULT_PATH}/shop/cart.yaml")

@@ -170,10 +170,20 @@ class Workspace(Closing):
 
     # -- the steps of a pass --------------------------------------------------------------
 
-    def update(self) -> bool:
-        """Align the workdir with the remote branch; False when the branch does not exist yet."""
+    def update(self, *, fetch: bool = True) -> bool:
+        """Align the workdir with the remote branch; False when the branch does not exist yet.
+
+        ``fetch=False`` trusts the last known remote head when the workdir is exactly it (after
+        our own push or a fetch) and skips the round trip: if the remote has moved, the push
+        is rejected and the retry fetches. Otherwise it fetches as usual.
+        """
         branch = self.settings.branch
-        refspec = f"+refs/heads/{branch}:refs/remotes/{REMOTE}/{branch}"
+        tracking = f"refs/remotes/{REMOTE}/{branch}"
+        if not fetch:
+            known = self._resolve(tracking)
+            if known is not None and known == self._clean_at == self.head():
+                return True
+        refspec = f"+refs/heads/{branch}:{tracking}"
         try:
             self.run("fetch", "--quiet", "--no-tags", REMOTE, refspec, remote=True)
         except GitCommandError as exc:
@@ -181,7 +191,7 @@ class Workspace(Closing):
                 raise GitRemoteError(str(exc)) from None
             self._start_unborn()
             return False
-        remote_head = self._resolve(f"refs/remotes/{REMOTE}/{branch}")
+        remote_head = self._resolve(tracking)
         if remote_head is not None and remote_head == self._clean_at == self.head():
             return True
         self._clean_at = None
