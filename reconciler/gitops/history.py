@@ -8,6 +8,7 @@ revision.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import git
@@ -16,7 +17,7 @@ from reconciler.errors import ConfigError
 from reconciler.gitops.workspace import REGION_TRAILER, VERSION_TRAILER
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Callable
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +96,40 @@ def _read_git(checkout: Path, *args: str) -> str:
         except git.GitCommandError as exc:
             msg = f"git {args[0]} failed in {checkout}: {str(exc.stderr).strip()}"
             raise ConfigError(msg) from None
+
+
+def last_version(path: Path, accept: Callable[[bytes], bool], depth: int = 50) -> Version | None:
+    """The newest committed content of ``path`` that ``accept`` takes, if ``path`` is in git.
+
+    For a hand edit: the last version cilium-gitops wrote (its checksum intact) is the one to
+    diff against. Looks at the ``depth`` newest commits that changed the file; None outside a
+    repository, for an untracked file, or when no version is accepted.
+    """
+    try:
+        repo = git.Repo(path.parent, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    with repo:
+        if repo.working_tree_dir is None:
+            return None
+        relative = path.resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
+        try:
+            commits = repo.git.log(f"-{depth}", "--format=%H", "--", relative).split()
+        except git.GitCommandError:
+            return None  # no commit yet
+        for commit in commits:
+            try:
+                content = (repo.commit(commit).tree / relative).data_stream.read()
+            except KeyError:
+                continue  # the commit that deleted it
+            if accept(content):
+                return Version(commit, content)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A file's content at a commit."""
+
+    commit: str
+    content: bytes

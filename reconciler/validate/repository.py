@@ -142,7 +142,7 @@ def check_file(
     for policy in loaded.policies:
         found.extend((policy.index, issue) for issue in _placement(path, root, policy))
     if not state.intact:
-        found.append((None, _hand_edit(loaded)))
+        found.append((None, _hand_edit(path, shown, loaded)))
     return found
 
 
@@ -161,20 +161,33 @@ def _placement(path: Path, root: Path, policy: PolicyDocument) -> list[Issue]:
     ]
 
 
-def _hand_edit(loaded: LoadedFile) -> Issue:
-    """The file's checksum does not match: show what cilium-gitops would write instead."""
+def _hand_edit(path: Path, shown: str, loaded: LoadedFile) -> Issue:
+    """The file's checksum does not match: show the edit, or else what a sync would write.
+
+    In a git checkout the diff is from the newest committed version cilium-gitops wrote
+    (checksum intact) to the file as it is: exactly the hand edit. Elsewhere the file is
+    rendered again from its own content, which shows the lines a sync would rewrite.
+    """
+    from reconciler.gitops.history import last_version  # noqa: PLC0415 - git only when needed
+
+    written = last_version(path, lambda content: _inspect(shown, content).intact)
+    if written is not None:
+        before, label = written.content.decode("utf-8", "replace"), written.commit[:12]
+        diff = _diff(before, loaded.text, f"as cilium-gitops wrote it ({label})", "as it is now")
+        message = f"edited by hand since commit {label}: the next sync reverts the edit"
+        return Issue(HAND_EDITED, (), message, detail=diff)
     rendered = _rerender(loaded)
     if rendered is None:
         return Issue(HAND_EDITED, (), "edited by hand: its checksum no longer matches")
-    diff = "".join(
-        difflib.unified_diff(
-            loaded.text.splitlines(keepends=True),
-            rendered.splitlines(keepends=True),
-            "as committed",
-            "as cilium-gitops renders it",
-        )
-    )
+    diff = _diff(loaded.text, rendered, "as committed", "as cilium-gitops renders it")
     return Issue(HAND_EDITED, (), "edited by hand: the next sync rewrites it", detail=diff)
+
+
+def _diff(before: str, after: str, before_label: str, after_label: str) -> str:
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), before_label, after_label
+    )
+    return "".join(lines)
 
 
 def _inspect(shown: str, content: bytes) -> FileState:
