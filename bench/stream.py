@@ -10,28 +10,37 @@ Each figure is printed beside a baseline measured in the same run:
     all pushed in 5 commits or fewer, ratio <= 1.5;
 (f) one event to a pushed commit, median over 50 events, against raw
     ``git add FILE && git commit && git push``; target <= batch window + 1.5 x baseline;
-(g) events per second the client consumes (receive and validate) when nothing is pushed;
-    target >= 20,000.
+(g) events per second our client takes off the wire when nothing is pushed, from the reference
+    server run as its own process; target >= 20,000. Beside it, in the same run and against the
+    same server: a default grpcio client (stub, parsing each message) and a plain grpcio client
+    that parses nothing and reads on the calling thread (the server's send rate as the cheapest
+    client sees it); the CPU each process spends per event; and, for information only, how fast
+    our client drains events the server has already sent (the server then out of the way).
+
+    .venv/bin/python bench/stream.py --only g     # (g) alone, about 15 seconds
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import grpc  # noqa: E402
+import grpc.experimental  # noqa: E402
 from run import Bench, generate  # noqa: E402
 
 from reconciler.controller import Controller, RunSettings  # noqa: E402
@@ -39,13 +48,19 @@ from reconciler.controlplane.client import Endpoint, GrpcSource  # noqa: E402
 from reconciler.controlplane.gen import cluster_pb2 as pb  # noqa: E402
 from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc  # noqa: E402
 from reconciler.controlplane.server import ReferenceControlPlane, start  # noqa: E402
-from reconciler.events import Applied, Event, coalesce  # noqa: E402
+from reconciler.events import Applied, coalesce  # noqa: E402
 from reconciler.gitops import GitSettings, Workspace  # noqa: E402
 from reconciler.sources import FileSource  # noqa: E402
 from reconciler.sync import PassOptions, reconcile  # noqa: E402
 from reconciler.templates import load_templates  # noqa: E402
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
 WINDOW = 1.0
+_WATCH = "/ctrl.v1.ClusterService/WatchCiliumNetworkPolicies"
+# The plain client reads on the calling thread, as ours does (client._CHANNEL_OPTIONS).
+_ON_CALLING_THREAD = ((grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, 1),)
 
 
 def wait(condition: Any, timeout: float = 600.0) -> None:
@@ -94,11 +109,52 @@ def stream_burst(base: Path, entries: list[dict[str, Any]]) -> tuple[float, int,
     return burst, commits, statistics.median(latencies)
 
 
-def consume_rate(base: Path, n: int) -> tuple[float, float, float]:
-    """(g): events per second the watch takes off the wire; the same with validation; raw gRPC.
+@dataclass
+class Consumption:
+    """(g): events per second and CPU microseconds per event, best of the rounds."""
+
+    rate: float = 0.0  # our client: the watch to the n-th event
+    validated_rate: float = 0.0  # the same, plus coalesce (each event validated)
+    stub_rate: float = 0.0  # a default grpcio client, parsing each message, nothing validated
+    plain_rate: float = 0.0  # a grpcio client that parses nothing: the server's send rate
+    drain_rate: float = 0.0  # our client draining events already sent (for information)
+    client_cpu: float = float("inf")  # our client process, every thread, per event
+    plain_cpu: float = float("inf")
+    server_cpu: float | None = None  # the server process per event, during our client's run
+
+
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds the process has used (every thread), or None where /proc is not there."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def take(events: Iterator[Any], n: int) -> list[Any]:
+    taken = []
+    for event in events:
+        taken.append(event)
+        if len(taken) == n:
+            break
+    return taken
+
+
+def timed(
+    watch: Callable[[Any], Iterator[Any]], request: Any, n: int
+) -> tuple[list[Any], float, float]:
+    """The first ``n`` messages of ``watch(request)``, seconds, CPU seconds of this process."""
+    cpu, started = time.process_time(), time.perf_counter()
+    taken = take(watch(request), n)
+    return taken, time.perf_counter() - started, time.process_time() - cpu
+
+
+def consume_rate(base: Path, n: int, rounds: int = 3) -> Consumption:
+    """(g): our client's watch against the reference server process, with the baselines.
 
     The watch validates nothing as events arrive: the worker validates the last event of each
-    policy when it takes a batch (``events.coalesce``). The second figure adds that work, for
+    policy when it takes a batch (``events.coalesce``). ``validated_rate`` adds that work, for
     a burst of ``n`` different policies, where nothing is coalesced away. The server runs in
     its own process, as a real control plane would: in this process it would share the GIL
     with the client and halve both.
@@ -107,36 +163,74 @@ def consume_rate(base: Path, n: int) -> tuple[float, float, float]:
     state.write_text(json.dumps({"policies": generate(n)}))
     command = [sys.executable, "-m", "reconciler", "control-plane", "serve", "--state", str(state)]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    best = Consumption()
     try:
         assert process.stderr is not None
         target = process.stderr.readline().split()[2].removeprefix("grpc://")
-        received = validated = raw = 0.0
-        for _ in range(3):  # best of 3: these machines are shared
-            with GrpcSource(Endpoint(target, tls=False), region="any") as source:
-                events: list[Event] = []
+        endpoint = Endpoint(target, tls=False)
+        request = pb.WatchCiliumNetworkPoliciesRequest(region="any")
+        encoded = request.SerializeToString()
+        for _ in range(rounds):  # best of the rounds: these machines are shared
+            with GrpcSource(endpoint, region="any") as source:
+                before = process_cpu(process.pid)
+                events, watched, used = timed(source.watch, 0, n)
+                after = process_cpu(process.pid)
                 started = time.perf_counter()
-                for event in source.watch(0):
-                    events.append(event)
-                    if len(events) == n:
-                        break
-                watched = time.perf_counter() - started
                 taken = coalesce(events)
-                both = time.perf_counter() - started
+                both = watched + time.perf_counter() - started
             assert len(taken) == n
             assert all(isinstance(e, Applied) and e.policy is not None for e in taken)
-            received, validated = max(received, n / watched), max(validated, n / both)
+            best.rate = max(best.rate, n / watched)
+            best.validated_rate = max(best.validated_rate, n / both)
+            best.client_cpu = min(best.client_cpu, used * 1e6 / n)
+            if before is not None and after is not None:
+                server = (after - before) * 1e6 / n
+                best.server_cpu = (
+                    server if best.server_cpu is None else min(best.server_cpu, server)
+                )
             with grpc.insecure_channel(target) as channel:
-                stub = pb_grpc.ClusterServiceStub(channel)
-                request = pb.WatchCiliumNetworkPoliciesRequest(region="any")
-                started = time.perf_counter()
-                for seen, _message in enumerate(stub.WatchCiliumNetworkPolicies(request), start=1):
-                    if seen == n:
-                        break
-                raw = max(raw, n / (time.perf_counter() - started))
+                stub = pb_grpc.ClusterServiceStub(channel)  # type: ignore[no-untyped-call]
+                _, seconds, _ = timed(stub.WatchCiliumNetworkPolicies, request, n)
+                best.stub_rate = max(best.stub_rate, n / seconds)
+            with grpc.insecure_channel(target, options=_ON_CALLING_THREAD) as channel:
+                # No serialiser either way: the request goes as encoded, the messages stay bytes.
+                _, seconds, used = timed(channel.unary_stream(_WATCH), encoded, n)
+                best.plain_rate = max(best.plain_rate, n / seconds)
+                best.plain_cpu = min(best.plain_cpu, used * 1e6 / n)
+            best.drain_rate = max(best.drain_rate, drain(endpoint, process.pid, n))
     finally:
         process.terminate()
         process.wait(timeout=30)
-    return received, validated, raw
+    return best
+
+
+def drain(endpoint: Endpoint, pid: int, n: int) -> float:
+    """Our client's rate over events the server has already sent (for information, not (g)).
+
+    The first event opens the stream; once the server process has gone idle (it has sent all
+    that flow control lets it), the clock runs over the other ``n - 1`` events: the client's
+    own cost, with the reference server's per-message round trip out of the way.
+    """
+    with GrpcSource(endpoint, region="any") as source:
+        events = source.watch(0)
+        next(events)
+        wait_idle(pid)
+        started = time.perf_counter()
+        rest = take(events, n - 1)
+        rate = (n - 1) / (time.perf_counter() - started)
+    assert len(rest) == n - 1
+    return rate
+
+
+def wait_idle(pid: int) -> None:
+    """Until the process has used no CPU for 0.2 s (at once where /proc is not there)."""
+    last = process_cpu(pid)
+    quiet = 0
+    while last is not None and quiet < 4:
+        time.sleep(0.05)
+        now = process_cpu(pid)
+        quiet = quiet + 1 if now == last else 0
+        last = now
 
 
 def cold_sync(bench: Bench) -> float:
@@ -154,48 +248,59 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--only", default="efg", help="the figures to measure, e.g. g or ef (default: efg)"
+    )
     args = parser.parse_args()
-    import os  # noqa: PLC0415
-
+    figures = set(args.only)
+    if not figures or not figures <= set("efg"):
+        parser.error("--only takes letters among e, f and g")
     for key, value in (("NAME", "bench"), ("EMAIL", "bench@example.com")):
         os.environ.setdefault(f"GIT_AUTHOR_{key}", value)
         os.environ.setdefault(f"GIT_COMMITTER_{key}", value)
+    r: dict[str, Any] = {"n": args.n}
+    print(f"N = {args.n:,} apply events, batch window {WINDOW:.1f} s")
     with tempfile.TemporaryDirectory(prefix="cilium-gitops-stream-") as tmp:
         base = Path(tmp)
-        bench = Bench(base, args.n, 1)
-        cold = cold_sync(bench)
-        burst, commits, one = stream_burst(base, generate(args.n))
-        raw_one = bench.baseline_one()
-        rate, validated_rate, raw_rate = consume_rate(base, args.n)
-    r = {
-        "n": args.n,
-        "cold": cold,
-        "burst": burst,
-        "commits": commits,
-        "one": one,
-        "raw_one": raw_one,
-        "rate": rate,
-        "validated_rate": validated_rate,
-        "raw_rate": raw_rate,
-    }
-    print(f"N = {args.n:,} apply events, batch window {WINDOW:.1f} s")
-    print(
-        f"  (e) burst to pushed commits  {burst:8.3f} s in {commits} commits  "
-        f"vs cold sync {cold:8.3f} s  ratio {burst / cold:5.2f}  (target <= 1.5, <= 5 commits)"
-    )
-    limit = WINDOW + 1.5 * raw_one
-    verdict = "ok" if one <= limit else "over"
-    print(
-        f"  (f) one event, median of 50  {one:8.3f} s  vs window + 1.5 x raw git "
-        f"{limit:8.3f} s  (raw {raw_one:.3f} s)  {verdict}"
-    )
-    print(
-        f"  (g) client consumption       {rate:8.0f} events/s  (target >= 20,000); "
-        f"{validated_rate:.0f}/s with each validated; "
-        f"a default grpcio client, not parsing: {raw_rate:.0f}/s"
-    )
+        if figures & set("ef"):
+            bench = Bench(base, args.n, 1)
+            r["cold"] = cold_sync(bench)
+            r["burst"], r["commits"], r["one"] = stream_burst(base, generate(args.n))
+            r["raw_one"] = bench.baseline_one()
+            report_burst(r)
+        if "g" in figures:
+            r.update(asdict(consume_rate(base, args.n)))
+            report_consumption(r)
     if args.json:
         args.json.write_text(json.dumps(r, indent=2))
+
+
+def report_burst(r: dict[str, Any]) -> None:
+    print(
+        f"  (e) burst to pushed commits  {r['burst']:8.3f} s in {r['commits']} commits  "
+        f"vs cold sync {r['cold']:8.3f} s  ratio {r['burst'] / r['cold']:5.2f}  "
+        "(target <= 1.5, <= 5 commits)"
+    )
+    limit = WINDOW + 1.5 * r["raw_one"]
+    verdict = "ok" if r["one"] <= limit else "over"
+    print(
+        f"  (f) one event, median of 50  {r['one']:8.3f} s  vs window + 1.5 x raw git "
+        f"{limit:8.3f} s  (raw {r['raw_one']:.3f} s)  {verdict}"
+    )
+
+
+def report_consumption(r: dict[str, Any]) -> None:
+    server = "?" if r["server_cpu"] is None else f"{r['server_cpu']:.0f}"
+    print(
+        f"  (g) client consumption       {r['rate']:8.0f} events/s  (target >= 20,000); "
+        f"{r['validated_rate']:.0f}/s with each validated\n"
+        f"      vs a plain grpcio client that parses nothing {r['plain_rate']:.0f}/s "
+        f"(ratio {r['rate'] / r['plain_rate']:.2f}); "
+        f"a default grpcio client, parsing: {r['stub_rate']:.0f}/s\n"
+        f"      CPU per event: our client {r['client_cpu']:.0f} us, the plain client "
+        f"{r['plain_cpu']:.0f} us, the server {server} us\n"
+        f"      for information: our client draining events already sent {r['drain_rate']:.0f}/s"
+    )
 
 
 if __name__ == "__main__":
