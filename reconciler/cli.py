@@ -441,7 +441,14 @@ def _fail(code: int, message: str) -> NoReturn:
     type=click.FloatRange(0),
     default=1.0,
     show_default=True,
-    help="Seconds to gather events into one commit after the first arrives.",
+    help="Seconds without a new event that close a batch (one commit per batch).",
+)
+@_option(
+    "batch-max-wait",
+    type=click.FloatRange(0),
+    default=10.0,
+    show_default=True,
+    help="Longest a batch stays open while events keep arriving (each extends the window).",
 )
 @_option(
     "resync-interval",
@@ -482,6 +489,7 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
     settings, options, workdir, cp_token = _git_setup(kw)
     run_settings = RunSettings(
         batch_window=kw["batch_window"],
+        max_batch_wait=kw["batch_max_wait"],
         resync_interval=kw["resync_interval"],
         max_delete_share=None if kw["allow_mass_delete"] else kw["max_delete_share"],
     )

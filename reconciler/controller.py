@@ -7,8 +7,9 @@ queues events; it reconnects with jittered backoff behind a circuit breaker. The
 1. resyncs at start and then every ``resync_interval`` (jittered): the complete desired set
    replaces what it holds, and the repository is repaired in one commit. A resync that would
    delete more than ``max_delete_share`` of the managed policies commits nothing;
-2. in between, takes events in batches (the first event opens a ``batch_window``; at most
-   ``max_batch`` events), patches the held set, and reconciles once per batch.
+2. in between, takes events in batches (a batch closes when no event came for a
+   ``batch_window``, ``max_batch_wait`` after its first, or at ``max_batch`` events), patches
+   the held set, and reconciles once per batch.
 
 Events are hints; the resync is the truth. The repository records the version each commit
 reflects (trailer), so a restart resumes from git. If the remote is down, the held state is
@@ -70,6 +71,9 @@ class RunSettings:
     """How the service paces itself; every duration is in seconds."""
 
     batch_window: float = 1.0
+    # A batch stays open while events keep coming (each one extends it by the window), so a
+    # burst becomes one commit; this caps how long a steady trickle can hold a batch open.
+    max_batch_wait: float = 10.0
     max_batch: int = 10_000
     resync_interval: float = 300.0
     resync_jitter: float = 0.1  # share of the interval, either way, so replicas spread out
@@ -216,10 +220,16 @@ class Controller:
         return result is not None
 
     def _collect(self, wait: float) -> tuple[list[Event], bool]:
-        """The next batch: wait up to ``wait`` for a first event, then up to the window."""
+        """The next batch: wait up to ``wait`` for a first event, then until the stream rests.
+
+        The batch closes ``batch_window`` after its newest event, ``max_batch_wait`` after its
+        first, or at ``max_batch`` events, whichever comes first: one event waits one window,
+        and a burst that the server takes longer than a window to send is still one commit.
+        """
         batch: list[Event] = []
         resync = False
         deadline: float | None = None
+        cap = 0.0
         timeout = wait
         while len(batch) < self.settings.max_batch:
             try:
@@ -234,9 +244,11 @@ class Controller:
             if isinstance(item, str):  # pragma: no cover - only _RESYNC is a string
                 continue
             batch.append(item)
+            now = self.clock()
             if deadline is None:
-                deadline = self.clock() + self.settings.batch_window
-            timeout = max(0.0, deadline - self.clock())
+                cap = now + max(self.settings.max_batch_wait, self.settings.batch_window)
+            deadline = min(now + self.settings.batch_window, cap)
+            timeout = max(0.0, deadline - now)
         return batch, resync
 
     def _apply(self, batch: list[Event]) -> None:

@@ -150,11 +150,7 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
                 cache.remember(
                     key, tree, planned or planned_after(state.policies, plan, held_ids=held)
                 )
-            proposal = None
-            if proposing and plan.is_empty and not options.dry_run:
-                # Nothing is pending (the control plane reverted it, or it was merged).
-                proposal = _withdraw(workspace, proposing)
-            return SyncResult(plan, None, attempt, proposal)
+            return _nothing_to_push(workspace, plan, attempt, dry_run=options.dry_run)
         workspace.touch()
         try:
             if proposing:
@@ -228,9 +224,16 @@ def _propose(  # noqa: PLR0913, PLR0917 - a pass's inputs, as reconcile holds th
     )
 
 
-def _withdraw(workspace: Workspace, name: str) -> Proposal:
+def _nothing_to_push(
+    workspace: Workspace, plan: Plan, attempt: int, *, dry_run: bool
+) -> SyncResult:
+    """A dry run, or a pass with nothing to commit; in pull-request mode the branch goes."""
+    name = workspace.settings.push_branch
+    if name is None or dry_run:
+        return SyncResult(plan, None, attempt)
+    # Nothing is pending (the control plane reverted it, or it was merged).
     branch = read_branch(workspace, name)
-    return Proposal(name, None, pushed=withdraw(workspace, branch))
+    return SyncResult(plan, None, attempt, Proposal(name, None, pushed=withdraw(workspace, branch)))
 
 
 def _review_scope(plan: Plan) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from conftest import DEFAULT_PATH, Remote, entry, git, wait_for
 from reconciler.controller import Controller, RunSettings
 from reconciler.controlplane.client import Endpoint, GrpcSource
 from reconciler.controlplane.server import ReferenceControlPlane, RunningServer, start
+from reconciler.events import Deleted
 from reconciler.gitops import GitSettings, Identity, Workspace
 from reconciler.health import Metrics, serve_http
 from reconciler.sync import PassOptions
@@ -135,6 +137,68 @@ def test_a_burst_of_events_becomes_few_commits(
         wait_for(lambda: '"8049"' in port_in(remote, "cart"), timeout=30, what="the last edit")
         assert service.controller.status.events >= 50
         assert len(remote.commits()) - before <= 3
+
+
+class Arrivals:
+    """Events reaching the worker's queue at set times on an injected clock.
+
+    Stands in for the watcher thread so the batching rule is checked exactly: with real threads
+    the gaps between events would be whatever the machine's load makes them.
+    """
+
+    def __init__(self, times: list[float]) -> None:
+        self.now = 0.0
+        self.pending = [
+            (at, Deleted(version=k + 1, policy_id=f"p{k}", namespace="shop", name=f"p{k}"))
+            for k, at in enumerate(times)
+        ]
+
+    def clock(self) -> float:
+        return self.now
+
+    def get(self, timeout: float | None = None) -> Deleted:
+        limit = self.now + (timeout or 0.0)
+        if not self.pending or self.pending[0][0] > limit:
+            self.now = limit
+            raise queue.Empty
+        at, event = self.pending.pop(0)
+        self.now = max(self.now, at)
+        return event
+
+    def get_nowait(self) -> Deleted:
+        return self.get(0.0)
+
+
+def batches(times: list[float], settings: RunSettings) -> list[list[int]]:
+    """The batches the worker takes from events arriving at ``times``, as event versions."""
+    arrivals = Arrivals(times)
+    controller = Controller(
+        None,  # type: ignore[arg-type] - only the batching is exercised
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        PassOptions(),
+        settings,
+        stop=threading.Event(),
+        clock=arrivals.clock,
+    )
+    controller._queue = arrivals  # type: ignore[assignment]
+    taken = []
+    while arrivals.pending:
+        batch, _ = controller._collect(wait=60.0)
+        taken.append([event.version for event in batch])
+    return taken
+
+
+def test_a_batch_closes_a_window_after_its_newest_event() -> None:
+    window = RunSettings(batch_window=0.3, max_batch_wait=5.0)
+    # One event waits one window; the next, 0.5 s later, is a batch of its own.
+    assert batches([0.0, 0.5], window) == [[1], [2]]
+    # A burst the server takes 1.4 s to send (longer than the window) is one batch.
+    assert batches([0.2 * k for k in range(8)], window) == [list(range(1, 9))]
+    # A steady trickle is cut at max_batch_wait after a batch's first event.
+    trickle = batches([0.2 * k for k in range(40)], window)
+    assert [len(b) for b in trickle] == [26, 14]
+    assert [v for b in trickle for v in b] == list(range(1, 41))
 
 
 def test_the_service_catches_up_after_the_control_plane_restarts(
