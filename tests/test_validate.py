@@ -13,7 +13,7 @@ from reconciler.cli import cli
 from reconciler.models import DesiredPolicy, parse_policy
 from reconciler.render import Renderer
 from reconciler.tree import kustomization
-from reconciler.validate.runner import Settings, run
+from reconciler.validate.runner import PARALLEL_FROM, Settings, run
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -130,6 +130,72 @@ def test_a_namespace_without_default_deny_and_namespace_wide_dns(tmp_path: Path)
         "namespace shop has no default-deny policy",
     ]
     assert [f.file for f in found["CG301"]] == [f"{tmp_path.as_posix()}/bank/api.yaml"]
+
+
+def policy_yaml(namespace: str, name: str, body: str) -> str:
+    """A policy file as dumpers write it (the block reader's common case)."""
+    return (
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
+        f"metadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n{body}"
+    )
+
+
+RESTRICTED = (
+    "  endpointSelector:\n    matchLabels:\n      app: api\n  egress:\n  - toEntities:\n"
+    "    - cluster\n"
+)
+NAMESPACE_DNS = (
+    "  endpointSelector: {}\n  egress:\n  - toPorts:\n    - ports:\n      - port: '53'\n"
+    "        protocol: UDP\n      rules:\n        dns:\n        - matchPattern: '*'\n"
+)
+DEFAULT_DENY = "  endpointSelector: {}\n  ingress:\n  - {}\n"
+BAD_EXCEPT = (
+    "  endpointSelector: {}\n  egress:\n  - toCIDRSet:\n    - cidr: 10.24.0.0/16\n"
+    "      except:\n      - 10.0.0.0/24\n"
+)
+
+
+def test_worker_processes_report_what_one_process_reports(tmp_path: Path) -> None:
+    """From PARALLEL_FROM files the work is shared between processes; the report is the same.
+
+    The tree has what the processes must put together: duplicates and namespace-wide DNS
+    policies on both sides of the split, namespaces with and without default deny, an unlisted
+    file, an unreadable one, and a loose file outside the tree.
+    """
+    tree = tmp_path / "tree"
+    namespaces = [f"ns{n}" for n in range(8)]
+    files: dict[str, str | bytes] = {"kustomization.yaml": kustomization(namespaces).decode()}
+    for number in range(PARALLEL_FROM + 40):
+        namespace = namespaces[number % len(namespaces)]
+        body = (RESTRICTED, BAD_EXCEPT, NAMESPACE_DNS, DEFAULT_DENY)[
+            number % 4 if number % 3 else 0
+        ]
+        if body is NAMESPACE_DNS and namespace in {"ns0", "ns1"}:
+            body = RESTRICTED  # two namespaces keep their DNS warnings
+        if body is DEFAULT_DENY and namespace in {"ns2", "ns3"}:
+            body = RESTRICTED  # and two lack a default deny
+        files[f"{namespace}/p{number}.yaml"] = policy_yaml(namespace, f"p{number}", body)
+    # one policy in the first folder and the last: the first and the last process see one each
+    files["ns0/twin.yaml"] = files["ns7/twin.yaml"] = policy_yaml("ns0", "twin", RESTRICTED)
+    for namespace in namespaces:
+        listed = sorted(f.split("/")[1] for f in files if f.startswith(f"{namespace}/"))
+        files[f"{namespace}/kustomization.yaml"] = kustomization(listed[1:]).decode()
+    files["ns5/broken.yaml"] = b"apiVersion: cilium.io/v2\nkind: [\n"
+    write_tree(tree, files)
+    loose = tmp_path / "loose.yaml"
+    loose.write_text(policy_yaml("ns2", "loose", NAMESPACE_DNS))
+    reports = [run([tree, loose], Settings("1.20"), workers=n) for n in (1, 2, 3)]
+    serial = reports[0]
+    assert {"CG001", "CG205", "CG301", "CG307", "CG401", "CG405"} <= {
+        f.rule for f in serial.findings
+    }
+    for report in reports[1:]:
+        assert [(f, f.detail) for f in report.findings] == [(f, f.detail) for f in serial.findings]
+        assert (report.files, report.policies, report.unreadable) == (
+            serial.files,
+            serial.policies,
+            serial.unreadable,
+        )
 
 
 def invoke(*args: str) -> Any:

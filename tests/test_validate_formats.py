@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.validate import formats
 from reconciler.validate.findings import RULES, Finding, Severity, rule
@@ -219,6 +221,35 @@ def test_json_parses_and_counts() -> None:
     assert found[0]["policy"] is None
     assert found[3]["detail"] == DIFF
     assert found[4]["file"] == "policies/zürich/a,b:c 100%.yaml"
+
+
+texts = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+    ['"quoted"', "back\\slash", "new\nline", "tab\t", "\x00\x1f\x7f", "zürich 😀", "\u2028"]
+)
+findings = st.builds(
+    Finding,
+    rule=st.sampled_from([PORT, ODD, HAND_EDITED, UNREGISTERED]),
+    severity=st.sampled_from(Severity),
+    file=texts,
+    line=st.integers(0, 10**6),
+    column=st.integers(0, 10**6),
+    policy=st.none() | texts,
+    message=texts,
+    hint=texts,
+    path=texts,
+    detail=texts,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(found=st.lists(findings, max_size=5))
+def test_json_is_laid_out_as_json_dumps_lays_it_out(found: list[Finding]) -> None:
+    """The findings are written by hand for speed: byte for byte what json.dumps would write."""
+    text = render("json", found, files_checked=3, policies_checked=4)
+    assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=True)
+    ordered = formats._ordered(found)
+    assert [f["message"] for f in json.loads(text)["findings"]] == [f.message for f in ordered]
+    assert [f["policy"] for f in json.loads(text)["findings"]] == [f.policy for f in ordered]
 
 
 # --- junit -----------------------------------------------------------------------------------

@@ -19,23 +19,23 @@ would act on them.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import click
 
 from reconciler.validate.findings import RULES, Finding, Rule, Severity
 
 if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
     from collections.abc import Callable, Iterable, Sequence
     from pathlib import Path
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
+# _LAZY: XML, hashing and URL quoting are imported by the formats that use them, not at start-up:
+# every run of the command pays for its imports, and most print text or JSON.
 
 TOOL = "cilium-gitops"
 SUITE = "cilium-gitops validate"
@@ -133,7 +133,10 @@ def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 
     Input order never shows in the output, so runs that find the same things print the same.
     """
-    slashed = (dataclasses.replace(f, file=_slashes(f.file)) for f in findings)
+    # replace() only where needed: it costs more than the sort, and Windows paths are rare.
+    slashed = (
+        dataclasses.replace(f, file=_slashes(f.file)) if "\\" in f.file else f for f in findings
+    )
     return tuple(sorted(slashed, key=lambda f: (*f.sort_key, f.policy or "", f.path, f.message)))
 
 
@@ -209,30 +212,43 @@ def _json(run: _Run) -> str:
             "findings": len(run.findings),
             **{f"{s.label}s": run.count(s) for s in reversed(Severity)},
         },
-        "findings": [_json_finding(f) for f in run.findings],
+        "findings": [],
     }
-    return _dump(document)
+    text = _dump(document)
+    if not run.findings:
+        return text
+    # json.dumps with indent encodes in Python, a third of a large run's time: the findings,
+    # all alike, are laid out here as it would lay them out, each string by its C encoder.
+    head = text.removesuffix("[]\n}")
+    return head + "[\n" + ",\n".join(map(_json_finding, run.findings)) + "\n  ]\n}"
 
 
-def _json_finding(f: Finding) -> dict[str, Any]:
-    return {
-        "rule": f.rule,
-        "name": _rule_name(f.rule),
-        "severity": f.severity.label,
-        "file": f.file,
-        "line": f.line,
-        "column": f.column,
-        "policy": f.policy,
-        "path": f.path,
-        "message": f.message,
-        "hint": f.hint,
-        "detail": f.detail,
-    }
+def _json_finding(f: Finding) -> str:
+    policy = "null" if f.policy is None else _quote(f.policy)
+    return (
+        "    {\n"
+        f'      "rule": {_quote(f.rule)},\n'
+        f'      "name": {_quote(_rule_name(f.rule))},\n'
+        f'      "severity": {_quote(f.severity.label)},\n'
+        f'      "file": {_quote(f.file)},\n'
+        f'      "line": {int(f.line)},\n'
+        f'      "column": {int(f.column)},\n'
+        f'      "policy": {policy},\n'
+        f'      "path": {_quote(f.path)},\n'
+        f'      "message": {_quote(f.message)},\n'
+        f'      "hint": {_quote(f.hint)},\n'
+        f'      "detail": {_quote(f.detail)}\n'
+        "    }"
+    )
 
 
 def _dump(document: dict[str, Any]) -> str:
     # ASCII only: the bytes survive any stdout encoding and any CI log; parsers restore the text.
     return json.dumps(document, indent=2, ensure_ascii=True)
+
+
+# What json.dumps(ensure_ascii=True) writes for a string (the C function where there is one).
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 # --- junit -----------------------------------------------------------------------------------
@@ -244,6 +260,8 @@ def _junit(run: _Run) -> str:
     Only errors fail a test: warnings and infos are advice, so a report shows them without
     turning red (the convention of linters' JUnit reports, such as checkstyle's and ESLint's).
     """
+    import xml.etree.ElementTree as ET  # noqa: PLC0415 - see _LAZY
+
     cases = _junit_cases(run)
     failures = sum(1 for case in cases if case.find("failure") is not None)
     totals = {"tests": str(len(cases)), "failures": str(failures), "errors": "0"}
@@ -274,6 +292,8 @@ def _junit_cases(run: _Run) -> list[ET.Element]:
 
 
 def _junit_case(classname: str, name: str, found: list[Finding], *, file: str | None) -> ET.Element:
+    import xml.etree.ElementTree as ET  # noqa: PLC0415 - see _LAZY
+
     case = ET.Element("testcase", {"classname": _xml(classname), "name": _xml(name)})
     if file is not None:  # what GitHub test-reporter actions annotate; GitLab and Jenkins skip it
         case.set("file", _xml(file))
@@ -347,6 +367,8 @@ def _sarif_result(f: Finding, rule_index: int, fingerprint: str) -> dict[str, An
     region = {"startLine": f.line or 1}
     if f.line and f.column:
         region["startColumn"] = f.column
+    from urllib.parse import quote  # noqa: PLC0415 - see _LAZY
+
     artifact = {"uri": quote(f.file, safe="/"), "uriBaseId": "%SRCROOT%"}
     physical = {"artifactLocation": artifact, "region": region}
     location: dict[str, Any] = {"physicalLocation": physical}
@@ -384,11 +406,13 @@ def _fingerprints(findings: Sequence[Finding]) -> list[str]:
     Two findings with the same four (two unnamed documents in one file) are told apart by their
     order, ``hash:1``, ``hash:2``, as CodeQL numbers its own.
     """
+    from hashlib import sha256  # noqa: PLC0415 - see _LAZY
+
     seen: Counter[str] = Counter()
     fingerprints = []
     for f in findings:
         identity = "\0".join((f.rule, f.file, f.policy or "", f.path))
-        digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+        digest = sha256(identity.encode()).hexdigest()[:32]
         seen[digest] += 1
         fingerprints.append(f"{digest}:{seen[digest]}")
     return fingerprints

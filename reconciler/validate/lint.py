@@ -6,20 +6,21 @@ check has a stable id (CG3xx) and a one-line rationale in ``findings.RULES``.
 
 Two checks look past one document: DNS allowed for a whole namespace satisfies the DNS checks
 of every policy in it, and a namespace needs one default-deny policy somewhere in the tree.
-``facts`` gathers what those need from each document, small enough to come back from a worker
-process; ``namespace_findings`` decides once every file has been read.
+``check`` gathers the ``Facts`` those need from each document, ``Namespaces`` sums them up
+by namespace (small enough to come back from a worker process), and the runner decides once
+every file has been read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reconciler.validate.documents import items, rules_of
 from reconciler.validate.findings import Issue, Severity, rule
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from reconciler.validate.findings import Path
 
@@ -247,23 +248,47 @@ def _dns(base: Path, spec: dict[str, Any]) -> Iterator[Issue]:
                     )
 
 
-def namespace_findings(facts: list[Facts]) -> tuple[set[str], set[str], list[str]]:
-    """Namespaces allowing DNS to every pod, proxying it for every pod, and lacking default deny.
+@dataclass(slots=True)
+class Namespaces:
+    """What the facts of many policies say about their namespaces, gathered as files are read.
 
-    A DNS check is void for a policy in a namespace whose other policy allows (or proxies) DNS
-    for every pod: that is the common layout, one namespace-wide DNS policy.
+    Small and mergeable: each worker process sends back one, however many policies it read.
     """
-    dns = {f.namespace for f in facts if f.namespace and f.dns_port}
-    proxied = {f.namespace for f in facts if f.namespace and f.dns_proxy}
-    seen = sorted({f.namespace for f in facts if f.namespace})
-    denied = {f.namespace for f in facts if f.default_deny}
-    return dns, proxied, [namespace for namespace in seen if namespace not in denied]
 
+    dns: set[str] = field(default_factory=set)  # a policy allows DNS for every pod in it
+    proxied: set[str] = field(default_factory=set)  # a policy proxies every pod's DNS
+    denied: set[str] = field(default_factory=set)  # a policy denies by default
 
-def void_dns_issue(issue: Issue, namespace: str | None, dns: set[str], proxied: set[str]) -> bool:
-    """True when a namespace-wide policy makes this DNS warning moot."""
-    if namespace is None:
-        return False
-    if issue.rule == EGRESS_WITHOUT_DNS:
-        return namespace in dns
-    return namespace in proxied
+    def add(self, facts: Facts) -> None:
+        """One policy's facts."""
+        namespace = facts.namespace
+        if namespace is None:
+            return
+        if facts.dns_port:
+            self.dns.add(namespace)
+        if facts.dns_proxy:
+            self.proxied.add(namespace)
+        if facts.default_deny:
+            self.denied.add(namespace)
+
+    def update(self, other: Namespaces) -> None:
+        """Another share of the files."""
+        self.dns |= other.dns
+        self.proxied |= other.proxied
+        self.denied |= other.denied
+
+    def void(self, rule_id: str, namespace: str | None) -> bool:
+        """True when a namespace-wide policy makes this DNS warning (CG301, CG302) moot.
+
+        That is the common layout: one policy allows (or proxies) DNS for every pod of a
+        namespace, and the other policies there restrict egress without repeating it.
+        """
+        if namespace is None:
+            return False
+        if rule_id == EGRESS_WITHOUT_DNS:
+            return namespace in self.dns
+        return namespace in self.proxied
+
+    def without_default_deny(self, namespaces: Iterable[str]) -> list[str]:
+        """The given namespaces that no policy denies by default, sorted."""
+        return sorted(set(namespaces) - self.denied)

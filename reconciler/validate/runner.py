@@ -1,31 +1,32 @@
 """Runs every layer over the files asked for, in worker processes when there are many.
 
-The orchestrator of ``validate``: ``walk`` the paths; per file (``check_file``, in a worker)
-load the documents, run structure, semantics and lint on each policy and the repository checks
-on the file, and place each ``Issue`` at a line and column; then, with every file seen, the
-checks across files (duplicates, namespaces without default deny, DNS allowed namespace-wide).
-The output formats print the ``Report``.
+The orchestrator of ``validate``: ``walk`` the paths; per file (``check_files``) load the
+documents, run structure, semantics and lint on each policy and the repository checks on the
+file, and place each ``Issue`` at a line and column, adding it to the ``Share`` of its chunk of
+files (the parent and the worker processes take chunks in turn); then, with every file seen,
+the checks across files (duplicates, namespaces without default deny, DNS allowed
+namespace-wide). The output formats print the ``Report``.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.validate import lint, repository
-from reconciler.validate.documents import UnreadableError, load, walk
+from reconciler.validate.documents import LoadedFile, UnreadableError, load, walk
 from reconciler.validate.findings import RULES, Finding, Issue, Severity, format_path, rule
 from reconciler.validate.semantics import AgentFlags, check_semantics
 from reconciler.validate.structure import check_structure
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Sequence
+    from multiprocessing.sharedctypes import Synchronized
 
-    from reconciler.validate.documents import LoadedFile, PolicyDocument
+    from reconciler.validate.documents import PolicyDocument
 
 UNREADABLE = rule(
     "CG001",
@@ -36,6 +37,13 @@ UNREADABLE = rule(
 )
 # Below this many files one process is faster than starting workers.
 PARALLEL_FROM = 400
+# Files checked together, layer by layer (see check_files): enough to keep each layer's code
+# hot, few enough that their documents stay in the processor's caches too.
+BATCH = 32
+# Files a process claims at a time in a parallel run, at most: few enough that the processes
+# finish together (a chunk is a few hundredths of a second of work), and at least eight chunks a
+# process, so smaller runs are shared out as evenly.
+CHUNK = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +55,37 @@ class Settings:
 
 
 @dataclass(slots=True)
-class FileResult:
-    """One file's findings, and what the checks across files need from it."""
+class Share:
+    """What checking a share of the files gives: findings, and what the checks across files need.
 
-    shown: str = ""  # the file as reports name it
+    One per chunk of files, not one per file: a clean file adds only its name, so what a worker
+    process sends back (pickled) stays small however many files it checked.
+    """
+
+    files: list[str] = field(default_factory=list)  # each file as reports name it, in order
     findings: list[Finding] = field(default_factory=list)
     # (namespace, finding) DNS warnings that a namespace-wide DNS policy may make void
     dns: list[tuple[str | None, Finding]] = field(default_factory=list)
-    facts: list[lint.Facts] = field(default_factory=list)
-    # (file, (document index, base path), kind, namespace, name) for duplicate detection
-    policies: list[repository.Listed] = field(default_factory=list)
-    root: str | None = None  # the kustomize tree the file belongs to, if any
-    # namespace -> the first file holding one of its policies, for tree-wide namespace findings
-    namespaces: dict[str, str] = field(default_factory=dict)
+    namespaces: lint.Namespaces = field(default_factory=lint.Namespaces)
+    policies: int = 0
+    # kustomize tree -> (file, (document index, base path), kind, namespace, name) of its
+    # policies, for duplicate detection
+    trees: dict[str, list[repository.Listed]] = field(default_factory=dict)
+    # namespace -> a file of a tree holding one of its policies, for namespace-wide findings
+    in_trees: dict[str, str] = field(default_factory=dict)
     unreadable: bool = False
+
+    def update(self, other: Share) -> None:
+        """Append a later share (files further down the list)."""
+        self.files += other.files
+        self.findings += other.findings
+        self.dns += other.dns
+        self.namespaces.update(other.namespaces)
+        self.policies += other.policies
+        for root, listed in other.trees.items():
+            self.trees.setdefault(root, []).extend(listed)
+        self.in_trees.update(other.in_trees)
+        self.unreadable = self.unreadable or other.unreadable
 
 
 @dataclass(slots=True)
@@ -73,7 +98,7 @@ class Report:
     unreadable: bool
 
 
-def shown_path(path: Path) -> str:
+def shown_path(path: str) -> str:
     """The path as reports show it: relative to the working folder when inside it, with '/'."""
     # String work, not resolve() or relpath(): this runs once per file of a large tree, and a
     # symlinked tree keeps the names it was given.
@@ -107,41 +132,68 @@ def _finding(
     )
 
 
-def check_file(path: Path, settings: Settings, top: Path | None) -> FileResult:
-    """Every per-file layer over one file (picklable: runs in a worker process)."""
-    shown = shown_path(path)
-    result = FileResult(shown)
+def check_files(jobs: list[tuple[str, Path | None]], settings: Settings, share: Share) -> None:
+    """Every per-file layer over a few files (path, folder walked), adding them to ``share``.
+
+    Layer by layer over the files, not file by file through every layer: each layer's code then
+    stays in the processor's caches while it runs, and a file takes about a quarter less time.
+    """
+    read = [_read(path) for path, _ in jobs]
+    policies = [p for file in read if isinstance(file, LoadedFile) for p in file.policies]
+    version, flags = settings.version, settings.flags
+    structure = [check_structure(policy.data, version=version) for policy in policies]
+    semantics = [check_semantics(p.data, version=version, flags=flags) for p in policies]
+    linted = [lint.check(policy.data) for policy in policies]
+    checked = iter(zip(structure, semantics, linted, strict=True))
+    for job, file in zip(jobs, read, strict=True):
+        shown = shown_path(job[0])
+        share.files.append(shown)
+        if isinstance(file, UnreadableError):
+            issue = Issue(UNREADABLE, (), str(file))
+            share.findings.append(_finding(issue, shown, (file.line, file.column), None))
+            share.unreadable = True
+        else:
+            _add(share, job, shown, file, [next(checked) for _ in file.policies])
+
+
+def _read(path: str) -> LoadedFile | UnreadableError:
     try:
-        loaded = load(path)
+        return load(path)
     except UnreadableError as exc:
-        issue = Issue(UNREADABLE, (), str(exc))
-        result.findings.append(_finding(issue, shown, (exc.line, exc.column), None))
-        result.unreadable = True
-        return result
+        return exc
+
+
+def _add(
+    share: Share,
+    job: tuple[str, Path | None],
+    shown: str,
+    loaded: LoadedFile,
+    checked: list[tuple[list[Issue], list[Issue], tuple[list[Issue], lint.Facts]]],
+) -> None:
+    """One read file, its policies checked: its findings and facts, and its repository checks."""
+    path, top = job
     placed: list[tuple[PolicyDocument | None, Issue]] = []
-    root = repository.tree_root(path, top) if top is not None else None
-    result.root = root.as_posix() if root is not None else None
-    for policy in loaded.policies:
-        issues = _layers(
-            check_structure(policy.data, version=settings.version),
-            check_semantics(policy.data, version=settings.version, flags=settings.flags),
-        )
-        warnings, facts = lint.check(policy.data)
-        placed.extend((policy, issue) for issue in (*issues, *warnings))
-        result.facts.append(facts)
-        if root is not None and policy.name is not None:  # collisions matter within a tree
-            where = (policy.index, policy.base)
-            result.policies.append((shown, where, policy.kind, policy.namespace, policy.name))
-        if root is not None and facts.namespace:
-            result.namespaces.setdefault(facts.namespace, shown)
-        pending = [(policy, issue) for issue in facts.dns_issues]
-        placed.extend(pending)
+    root = repository.tree_root(Path(path), top) if top is not None else None
+    listed = share.trees.setdefault(root.as_posix(), []) if root is not None else None
+    for policy, (structure, semantics, (warnings, facts)) in zip(
+        loaded.policies, checked, strict=True
+    ):
+        placed.extend((policy, issue) for issue in (*_layers(structure, semantics), *warnings))
+        share.namespaces.add(facts)
+        share.policies += 1
+        if listed is not None:  # collisions and namespaces matter within a tree
+            if policy.name is not None:
+                where = (policy.index, policy.base)
+                listed.append((shown, where, policy.kind, policy.namespace, policy.name))
+            if facts.namespace:
+                share.in_trees[facts.namespace] = shown
+        placed.extend((policy, issue) for issue in facts.dns_issues)
     if root is not None:
         by_index = {p.index: p for p in loaded.policies}
-        for index, issue in repository.check_file(path, shown, loaded, root=root):
+        for index, issue in repository.check_file(Path(path), shown, loaded, root=root):
             placed.append((by_index.get(index) if index is not None else None, issue))
-    _place(result, placed, shown, loaded)
-    return result
+    if placed:
+        _place(share, placed, shown, loaded)
 
 
 def _layers(structure: list[Issue], semantics: list[Issue]) -> list[Issue]:
@@ -161,13 +213,11 @@ def _under(path: tuple[str | int, ...], prefix: tuple[str | int, ...]) -> bool:
 
 
 def _place(
-    result: FileResult,
+    share: Share,
     placed: list[tuple[PolicyDocument | None, Issue]],
     shown: str,
     loaded: LoadedFile,
 ) -> None:
-    if not placed:
-        return
     positions = loaded.positions()
     for policy, issue in placed:
         where = (
@@ -177,72 +227,101 @@ def _place(
         )
         finding = _finding(issue, shown, where, policy)
         if issue.rule in {lint.EGRESS_WITHOUT_DNS, lint.FQDN_WITHOUT_DNS_PROXY}:
-            result.dns.append((policy.namespace if policy else None, finding))
+            share.dns.append((policy.namespace if policy else None, finding))
         else:
-            result.findings.append(finding)
+            share.findings.append(finding)
 
 
-def _check_many(
-    jobs: list[tuple[Path, Path | None]], settings: Settings, workers: int
-) -> Iterable[FileResult]:
+def _check_many(jobs: list[tuple[str, Path | None]], settings: Settings, workers: int) -> Share:
     if workers <= 1 or len(jobs) < PARALLEL_FROM:
-        return _check_chunk(jobs, settings)
-    # The parent is one of the workers: it would otherwise only wait, and one process fewer to
-    # start and to send results back from is worth more than it costs to split the work.
-    share = len(jobs) // workers
-    chunks = [jobs[start : start + share] for start in range(share, len(jobs), share)]
-    with ProcessPoolExecutor(max_workers=len(chunks)) as pool:
-        futures = [pool.submit(_check_chunk, chunk, settings) for chunk in chunks]
-        results = _check_chunk(jobs[:share], settings)
+        return _check_share(jobs, settings)
+    # Imported here: a small run (a pre-commit hook's few files) need not pay for them.
+    import multiprocessing  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+    # The parent checks files too: it would otherwise only wait. The files go in chunks to
+    # whichever process is free rather than in equal shares, so a process that starts later, or
+    # shares its core with other work (a CI runner's neighbours), takes fewer of them.
+    size = max(BATCH, min(CHUNK, len(jobs) // (workers * 8)))
+    chunks = [jobs[start : start + size] for start in range(0, len(jobs), size)]
+    claims = multiprocessing.Value("i", 0)
+    with ProcessPoolExecutor(workers - 1, initializer=_inherit, initargs=(claims,)) as pool:
+        futures = [pool.submit(_check_chunks, chunks, settings) for _ in range(workers - 1)]
+        done = _check_chunks(chunks, settings, claims)
         for future in futures:
-            results.extend(future.result())
-    return results
+            done.update(future.result())
+    total = Share()
+    for index in sorted(done):  # back in the order of the files
+        total.update(done[index])
+    return total
 
 
-def _check_chunk(jobs: list[tuple[Path, Path | None]], settings: Settings) -> list[FileResult]:
-    return [check_file(path, settings, top) for path, top in jobs]
+# What a worker process inherits from the parent: the counter of chunks claimed so far.
+_INHERITED: dict[str, Synchronized[int]] = {}
 
 
-def _across_files(results: list[FileResult]) -> list[Finding]:
+def _inherit(claims: Synchronized[int]) -> None:
+    _INHERITED["claims"] = claims
+
+
+def _check_chunks(
+    chunks: list[list[tuple[str, Path | None]]],
+    settings: Settings,
+    claims: Synchronized[int] | None = None,
+) -> dict[int, Share]:
+    """Check the next chunk no process has claimed, until none is left; by chunk index."""
+    claims = claims if claims is not None else _INHERITED["claims"]
+    done: dict[int, Share] = {}
+    while True:
+        with claims.get_lock():
+            index = claims.value
+            claims.value = index + 1
+        if index >= len(chunks):
+            return done
+        done[index] = _check_share(chunks[index], settings)
+
+
+def _check_share(jobs: list[tuple[str, Path | None]], settings: Settings) -> Share:
+    share = Share()
+    for start in range(0, len(jobs), BATCH):
+        check_files(jobs[start : start + BATCH], settings, share)
+    return share
+
+
+def _across_files(total: Share) -> list[Finding]:
     """Namespaces of the walked trees without default deny, and duplicate policies."""
     found: list[Finding] = []
-    namespaces = {ns: file for result in results for ns, file in result.namespaces.items()}
-    tree_facts = [f for r in results for f in r.facts if f.namespace in namespaces]
-    for namespace in lint.namespace_findings(tree_facts)[2]:
+    for namespace in total.namespaces.without_default_deny(total.in_trees):
         issue = Issue(lint.NO_DEFAULT_DENY, (), f"namespace {namespace} has no default-deny policy")
-        found.append(_finding(issue, namespaces[namespace], (0, 0), None))
-    trees: dict[str, list[repository.Listed]] = {}
-    for result in results:
-        if result.root is not None:
-            trees.setdefault(result.root, []).extend(result.policies)
-    duplicates = [found for listed in trees.values() for found in repository.duplicates(listed)]
+        found.append(_finding(issue, total.in_trees[namespace], (0, 0), None))
+    duplicates = [
+        found for listed in total.trees.values() for found in repository.duplicates(listed)
+    ]
     for file, (index, base), issue in duplicates:
         # Rare, so the file is read again for the position rather than kept from the worker.
-        place = load(Path(file)).positions().locate(index, (*base, *issue.path))
+        place = load(file).positions().locate(index, (*base, *issue.path))
         found.append(_finding(issue, file, place, None))
     return found
 
 
-def run(paths: list[Path], settings: Settings, *, workers: int | None = None) -> Report:
+def run(
+    paths: Sequence[str | os.PathLike[str]], settings: Settings, *, workers: int | None = None
+) -> Report:
     """Validate files and folders; folders also get the repository checks."""
-    jobs: list[tuple[Path, Path | None]] = []
+    jobs: list[tuple[str, Path | None]] = []
     for path in paths:
-        top = path if path.is_dir() else None
-        jobs.extend((found, top) for found in walk([path]))
-    results = list(_check_many(jobs, settings, workers or os.cpu_count() or 1))
-    findings = [finding for result in results for finding in result.findings]
-    facts = [fact for result in results for fact in result.facts]
-    dns, proxied, _ = lint.namespace_findings(facts)
-    for result in results:
-        for namespace, finding in result.dns:
-            issue = Issue(finding.rule, (), finding.message)
-            if not lint.void_dns_issue(issue, namespace, dns, proxied):
-                findings.append(finding)
-    findings.extend(_across_files(results))
-    findings.sort(key=lambda f: f.sort_key)
-    return Report(
-        findings,
-        [result.shown for result in results],
-        sum(len(result.facts) for result in results),
-        any(result.unreadable for result in results),
+        if os.path.isdir(path):  # noqa: PTH112 - the paths are str, as click gives them
+            top = Path(path)
+            jobs.extend((os.fspath(found), top) for found in walk([top]))
+        else:
+            jobs.append((os.fspath(path), None))
+    total = _check_many(jobs, settings, workers or os.cpu_count() or 1)
+    findings = total.findings
+    findings.extend(
+        finding
+        for namespace, finding in total.dns
+        if not total.namespaces.void(finding.rule, namespace)
     )
+    findings.extend(_across_files(total))
+    findings.sort(key=lambda f: f.sort_key)
+    return Report(findings, total.files, total.policies, total.unreadable)
