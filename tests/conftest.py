@@ -20,8 +20,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
+# The Cilium CRDs and example policies, vendored verbatim from ../shared/cilium (Apache-2.0, see
+# tests/data/cilium/SOURCE.md) so that a clean clone runs every corpus test; test_corpus.py
+# checks the copy against ../shared/ where that folder is present.
+CILIUM = ROOT / "tests" / "data" / "cilium"
+EXAMPLES = CILIUM / "examples"
 SHARED = ROOT.parent / "shared"
-EXAMPLES = SHARED / "cilium" / "examples"
 DEFAULT_PATH = "infrastructure/network-policies"
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import EXAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -19,12 +19,6 @@ from reconciler.validate.semantics_values import (
     go_parse_uint16,
     is_service_name,
     label_key_problem,
-)
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-EXAMPLES = SHARED / "cilium" / "examples"
-needs_examples = pytest.mark.skipif(
-    not EXAMPLES.is_dir(), reason=f"the Cilium example policies are not at {EXAMPLES}"
 )
 
 OFF = AgentFlags()
@@ -649,7 +643,6 @@ def example_failures(version: str, flags: AgentFlags) -> dict[str, list[str]]:
     return failures
 
 
-@needs_examples
 @pytest.mark.parametrize("version", VERSIONS)
 def test_cilium_examples(version: str) -> None:
     assert len(list(EXAMPLES.rglob("*.yaml"))) == 82

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import CILIUM
 from hypothesis import given
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -23,11 +24,7 @@ from reconciler.validate.schemas import extract
 from reconciler.validate.structure import DEFAULT_VERSION, VERSIONS, check_structure, load_schema
 
 DATA = Path(__file__).resolve().parent / "data" / "validate" / "structure"
-CILIUM = Path(__file__).resolve().parents[2] / "shared" / "cilium"
 CRDS = {"1.19": CILIUM / "v1.19.4" / "crds", "1.20": CILIUM / "crds"}
-needs_cilium = pytest.mark.skipif(
-    not CILIUM.is_dir(), reason=f"the Cilium CRDs and examples are not at {CILIUM}"
-)
 KINDS = ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
 RULE_IDS = [f"CG1{n:02d}" for n in range(1, 11)]
 
@@ -445,7 +442,6 @@ def test_shipped_schemas_carry_no_descriptions_but_keep_fields_named_description
         assert all(not isinstance(node.get("description"), str) for node in walk(schema))
 
 
-@needs_cilium
 @pytest.mark.parametrize("version", VERSIONS)
 def test_shipped_schemas_are_what_extract_makes_from_the_crds(version: str) -> None:
     assert extract.main(["--crds", str(CRDS[version]), "--version", version, "--check"]) == 0
@@ -539,7 +535,6 @@ MAIN_FAILURES = {
 }
 
 
-@needs_cilium
 @pytest.mark.parametrize("version", VERSIONS)
 def test_cilium_examples_on_main(version: str) -> None:
     policies = corpus(CILIUM / "examples")
@@ -553,7 +548,6 @@ def kafka(where: str) -> set[tuple[str, str]]:
             ("CG108", f"{where}.ingress[0].toPorts[0].rules")}  # fmt: skip
 
 
-@needs_cilium
 def test_cilium_1_19_examples_pass_on_1_19_and_kafka_fails_on_1_20() -> None:
     policies = corpus(CILIUM / "v1.19.4" / "examples")
     assert len(policies) == 5
