@@ -128,6 +128,37 @@ def test_enable_default_deny_false_turns_a_default_deny_off() -> None:
     )
     review = compare({"d.yaml": dump(deny)}, {"d.yaml": dump(off)})
     assert risk_codes(review) == [("default-deny-lost", "CNP shop/default-deny", "spec")]
+    assert review.risks[0].message.endswith(
+        "accept all ingress traffic (CNP shop/default-deny spec sets enableDefaultDeny.ingress: "
+        "false)"
+    )
+
+
+def test_default_deny_replaced_by_one_with_enable_default_deny_false() -> None:
+    """A broad allow policy with enableDefaultDeny false does not take over a deleted default deny.
+
+    Both select every pod of shop and have ingress rules; the new one opts out of default deny,
+    so the namespace is open. The flag names the deleted policy and the one that opts out.
+    """
+    deny = cnp("default-deny", {"endpointSelector": {}, "ingress": [{}]})
+    broad = cnp(
+        "from-lb",
+        {
+            "endpointSelector": {},
+            "enableDefaultDeny": {"ingress": False},
+            "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "lb"}}]}],
+        },
+    )
+    review = compare({"a.yaml": dump(deny)}, {"a.yaml": dump(broad)})
+    assert risk_codes(review) == [("default-deny-lost", "CNP shop/default-deny", "spec")]
+    assert (
+        "  ! default-deny-lost: CNP shop/default-deny spec: shop loses its default deny for "
+        "ingress: pods no other policy selects now accept all ingress traffic "
+        "(CNP shop/from-lb spec sets enableDefaultDeny.ingress: false)"
+    ) in render(review, "text").splitlines()
+    # The same broad policy without the opt-out keeps shop in default deny.
+    del broad["spec"]["enableDefaultDeny"]
+    assert compare({"a.yaml": dump(deny)}, {"a.yaml": dump(broad)}).risks == ()
 
 
 def test_default_deny_kept_by_another_policy_is_not_flagged() -> None:
@@ -200,6 +231,133 @@ def test_world_cidr_and_any_peer_are_world() -> None:
         ("ingress-from-world", "CNP shop/web", "spec.ingress[1]"),
     ]
     assert review.risks[1].message.endswith("(and 1 more like it)")
+
+
+def test_reserved_world_label_is_ingress_from_world() -> None:
+    """fromEndpoints with only reserved:world selects the world identity: flagged as such."""
+    after = cnp(
+        "web",
+        {
+            "endpointSelector": WEB,
+            "ingress": [
+                {"fromEndpoints": [{"matchLabels": {"reserved:world": ""}}], "toPorts": TCP80},
+                {
+                    "fromEndpoints": [
+                        {"matchExpressions": [{"key": "reserved:world-ipv6", "operator": "Exists"}]}
+                    ],
+                    "toPorts": TCP80,
+                },
+            ],
+            "egress": [{"toEndpoints": [{"matchLabels": {"reserved:kube-apiserver": ""}}]}],
+        },
+    )
+    review = compare({}, {"w.yaml": dump(after)})
+    assert [(c.flow.direction, c.flow.peer_kind, c.flow.peer) for c in review.flows] == [
+        ("egress", "entity", "kube-apiserver"),
+        ("ingress", "entity", "world"),
+        ("ingress", "entity", "world-ipv6"),
+    ]
+    assert risk_codes(review) == [
+        ("ingress-from-world", "CNP shop/web", "spec.ingress[0]"),
+        ("ingress-from-world", "CNP shop/web", "spec.ingress[1]"),
+    ]
+    assert review.risks[0].message == (
+        "new ingress to app=web from entity world on TCP/80: open to every address, outside "
+        "included"
+    )
+
+
+def test_reserved_label_and_entity_are_one_peer() -> None:
+    """Rewriting fromEntities [host] as the label reserved:host changes no connectivity."""
+    entity = cnp("web", {"endpointSelector": WEB, "ingress": [{"fromEntities": ["host"]}]})
+    label = cnp(
+        "web",
+        {
+            "endpointSelector": WEB,
+            "ingress": [{"fromEndpoints": [{"matchLabels": {"reserved:host": ""}}]}],
+        },
+    )
+    review = compare({"w.yaml": dump(entity)}, {"w.yaml": dump(label)})
+    assert [p.change for p in review.policies] == ["updated"]
+    assert (review.flows, review.risks) == ((), ())
+
+
+def test_reserved_label_beside_other_labels_is_not_the_entity() -> None:
+    """reserved:world with a pod label is an ordinary selector (which world never matches)."""
+    after = cnp(
+        "web",
+        {
+            "endpointSelector": WEB,
+            "ingress": [
+                {"fromEndpoints": [{"matchLabels": {"reserved:world": "", "app": "lb"}}]},
+                {"fromEndpoints": [{"matchLabels": {"k8s:reserved:world": ""}}]},
+            ],
+        },
+    )
+    review = compare({}, {"w.yaml": dump(after)})
+    assert [(c.flow.peer_kind, c.flow.peer) for c in review.flows] == [
+        ("endpoints", "any namespace: app=lb,reserved:world="),
+        ("endpoints", "any namespace: k8s:reserved:world="),
+    ]
+    assert review.risks == ()
+
+
+MUTUAL_AUTH = {
+    "fromEndpoints": [{"matchLabels": {"app": "lb"}}],
+    "authentication": {"mode": "required"},
+    "toPorts": TCP80,
+}
+
+
+@pytest.mark.parametrize(
+    "authentication", [None, {"mode": "disabled"}], ids=["removed", "disabled"]
+)
+def test_mutual_auth_removed_is_flagged(authentication: dict[str, str] | None) -> None:
+    """Dropping authentication.mode required (or setting it to disabled) is auth-removed."""
+    before = cnp("web", {"endpointSelector": WEB, "ingress": [MUTUAL_AUTH]})
+    item = {k: v for k, v in MUTUAL_AUTH.items() if k != "authentication"}
+    if authentication is not None:
+        item["authentication"] = authentication
+    after = cnp("web", {"endpointSelector": WEB, "ingress": [item]})
+    review = compare({"w.yaml": dump(before)}, {"w.yaml": dump(after)})
+    [change] = review.flows
+    assert (change.change, change.l7_before, change.l7_after) == (
+        "changed",
+        ("auth required",),
+        (),
+    )
+    assert risk_codes(review) == [("auth-removed", "CNP shop/web", "spec.ingress[0]")]
+    assert review.risks[0].message == (
+        "ingress to app=web from endpoints shop: app=lb on TCP/80 no longer requires mutual "
+        "authentication (was auth required)"
+    )
+
+
+def test_mutual_auth_of_one_grant_holds_until_it_goes() -> None:
+    """Cilium keeps an explicit auth mode when it merges grants: a plain grant does not lift it.
+
+    So two policies granting one flow, one requiring auth, require it; deleting that one leaves
+    the flow open without auth, flagged at the grant that remains.
+    """
+    plain = {k: v for k, v in MUTUAL_AUTH.items() if k != "authentication"}
+    files = {
+        "a.yaml": dump(cnp("a", {"endpointSelector": WEB, "ingress": [MUTUAL_AUTH]})),
+        "b.yaml": dump(cnp("b", {"endpointSelector": WEB, "ingress": [plain]})),
+    }
+    added = compare({}, files)
+    assert [c.l7_after for c in added.flows] == [("auth required",)]
+    review = compare(files, {"b.yaml": files["b.yaml"]})
+    [change] = review.flows
+    assert (change.change, change.l7_before, change.l7_after) == ("changed", ("auth required",), ())
+    assert risk_codes(review) == [("auth-removed", "CNP shop/b", "spec.ingress[0]")]
+
+
+def test_flow_removed_with_its_auth_is_not_auth_removed() -> None:
+    """Deleting an authenticated rule removes the flow: nothing left to authenticate, no flag."""
+    before = cnp("web", {"endpointSelector": WEB, "ingress": [MUTUAL_AUTH]})
+    review = compare({"w.yaml": dump(before)}, {})
+    assert [c.change for c in review.flows] == ["removed"]
+    assert review.risks == ()
 
 
 def test_flow_kept_by_an_unchanged_policy_is_not_removed() -> None:

@@ -403,14 +403,24 @@ def test_namespace_labels_select_pods_of_any_namespace() -> None:
         f"- | name=rebel-base | allow egress | {peer} | ANY/* | spec.egress[0]",
         f"- | name=rebel-base | allow ingress | {peer} | ANY/* | spec.ingress[0]",
     ]
-    # The same rule for reserved labels; guestbook-policy-web.yaml spells reserved:world the old
-    # way, reserved.world.
-    assert added_rows(created("misc/guestbook/network-policy/guestbook-policy-web.yaml")) == [
-        (
-            "- | k8s-app.guestbook=web | allow ingress | endpoints any namespace: reserved.world= "
-            "| TCP/80 | spec.ingress[0]"
-        )
+
+
+def test_reserved_world_label_is_the_world_entity_and_flagged() -> None:
+    """guestbook-policy-web: fromEndpoints reserved.world (the old spelling) is entity world.
+
+    The review read it as pods labelled reserved.world in any namespace, so the web pods
+    opening TCP/80 to the whole internet went unflagged.
+    """
+    review = created("misc/guestbook/network-policy/guestbook-policy-web.yaml")
+    assert added_rows(review) == [
+        "- | k8s-app.guestbook=web | allow ingress | entity world | TCP/80 | spec.ingress[0]"
     ]
+    assert risks(review) == [("ingress-from-world", "CNP guestbook-web", "spec.ingress[0]")]
+    assert (
+        "  ! ingress-from-world: CNP guestbook-web spec.ingress[0]: new ingress to "
+        "k8s-app.guestbook=web from entity world on TCP/80: open to every address, outside "
+        "included"
+    ) in render(review, "text").splitlines()
 
 
 def test_peer_naming_namespace_or_reserved_labels_is_not_bound_to_a_namespace() -> None:
@@ -427,18 +437,22 @@ def test_peer_naming_namespace_or_reserved_labels_is_not_bound_to_a_namespace() 
                                 {"key": "io.cilium.k8s.namespace.labels.env", "operator": "Exists"}
                             ]
                         },
-                        {"matchLabels": {"reserved:host": ""}},
+                        {
+                            "matchExpressions": [
+                                {"key": "reserved:host", "operator": "DoesNotExist"}
+                            ]
+                        },
                         {"matchLabels": {"app": "lb"}},
                     ]
                 }
             ],
         }
     )
-    assert [f.peer for f in flows_of(doc)] == [
-        "any namespace: io.cilium.k8s.namespace.labels.env",
-        "any namespace: k8s:io.cilium.k8s.namespace.labels.team=a",
-        "any namespace: reserved:host=",
-        "shop: app=lb",
+    assert [(f.peer_kind, f.peer) for f in flows_of(doc)] == [
+        ("endpoints", "any namespace: !reserved:host"),
+        ("endpoints", "any namespace: io.cilium.k8s.namespace.labels.env"),
+        ("endpoints", "any namespace: k8s:io.cilium.k8s.namespace.labels.team=a"),
+        ("endpoints", "shop: app=lb"),
     ]
 
 
@@ -749,6 +763,12 @@ def test_mutual_auth_dropped_is_a_changed_flow() -> None:
         ("HTTP GET /headers",),
     )
     assert [f.policy.name for f in change.after] == ["no-mutual-auth-echo"]
+    # Still allowed, no longer authenticated: flagged at the rule that now grants it.
+    assert risks(review) == [("auth-removed", "CNP no-mutual-auth-echo", "spec.ingress[0]")]
+    assert review.risks[0].message == (
+        "ingress to app=echo from endpoints same namespace: app=pod-worker on TCP/3000 no longer "
+        "requires mutual authentication (was auth required)"
+    )
 
 
 # -- explain -----------------------------------------------------------------------------------
@@ -795,6 +815,16 @@ def test_explain_host_policy_example() -> None:
     assert sentences[-1] == (
         "Nodes with labels type=ingress-worker are in default deny for ingress: ingress traffic "
         "that no policy allows is dropped (spec)."
+    )
+
+
+def test_explain_reserved_label_example() -> None:
+    """guestbook-policy-web's reserved.world peer is explained as the entity it selects."""
+    sentences = explain(example_doc("misc/guestbook/network-policy/guestbook-policy-web.yaml"))
+    assert sentences[1] == (
+        "Pods in the policy's namespace with labels k8s-app.guestbook=web may receive TCP port 80 "
+        "from entity `world` (any address outside the cluster), selected by its label "
+        "`reserved.world` (spec.ingress[0].toPorts[0])."
     )
 
 

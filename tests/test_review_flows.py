@@ -373,3 +373,42 @@ def test_any_shape_reads_without_raising(spec: object, specs: object, kind: str)
     for review in (compare({}, {"p.json": content}), compare({"p.json": content}, {})):
         for fmt in FORMATS:
             render(review, fmt)
+
+
+@pytest.mark.parametrize(
+    ("selector", "peer"),
+    [
+        ({"matchLabels": {"reserved:world": ""}}, ("entity", "world")),
+        ({"matchLabels": {"reserved.world": None}}, ("entity", "world")),
+        ({"matchLabels": {"reserved:remote-node": ""}}, ("entity", "remote-node")),
+        (
+            {"matchExpressions": [{"key": "reserved:health", "operator": "Exists"}]},
+            ("entity", "health"),
+        ),
+        ({"matchLabels": {"reserved:all": ""}}, ("entity", "all")),
+        # Not one reserved identity: a value no reserved label has, another source, a name that
+        # is no identity's label, an operator that selects other identities.
+        (
+            {"matchLabels": {"reserved:world": "yes"}},
+            ("endpoints", "any namespace: reserved:world=yes"),
+        ),
+        (
+            {"matchLabels": {"any:reserved.world": ""}},
+            ("endpoints", "any namespace: any:reserved.world="),
+        ),
+        (
+            {"matchLabels": {"reserved:cluster": ""}},
+            ("endpoints", "any namespace: reserved:cluster="),
+        ),
+        (
+            {"matchExpressions": [{"key": "reserved:host", "operator": "DoesNotExist"}]},
+            ("endpoints", "any namespace: !reserved:host"),
+        ),
+    ],
+)
+def test_reserved_label_selector_is_its_entity(
+    selector: dict[str, Any], peer: tuple[str, str]
+) -> None:
+    """A peer selector that is only a reserved identity's label reads as that entity."""
+    doc = policy({"endpointSelector": {}, "egress": [{"toEndpoints": [selector]}]})
+    assert [(f.peer_kind, f.peer) for f in flows_of(doc)] == [peer]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import assert_golden
+from conftest import EXAMPLES, assert_golden
 
 from reconciler.review import compare, render
 from reconciler.review.formats import FORMATS
@@ -41,7 +41,10 @@ def test_golden(fmt: str) -> None:
 
 
 def test_representative_case_covers_every_risk() -> None:
-    """The golden case exercises every risk check and every kind of change."""
+    """The golden case exercises every risk check but auth-removed, and every kind of change.
+
+    auth-removed came later; ``test_auth_removed_in_every_format`` shows it in each format.
+    """
     review = representative()
     assert sorted({r.code for r in review.risks}) == [
         "default-deny-lost",
@@ -75,6 +78,37 @@ def test_json_is_the_same_facts() -> None:
         "old": "80",
         "new": "8080",
     }
+
+
+def test_auth_removed_in_every_format() -> None:
+    """Mutual auth dropped from a rule is a risk row naming the policy and rule in each format."""
+    examples = EXAMPLES / "kubernetes" / "servicemesh"
+    if not examples.is_dir():
+        pytest.skip(f"the Cilium examples are not at {EXAMPLES}")
+    before = (examples / "cnp-with-mutual-auth.yaml").read_bytes()
+    doc = yaml.safe_load(before)
+    del doc["spec"]["ingress"][0]["authentication"]
+    review = compare({"echo.yaml": before}, {"echo.yaml": yaml.safe_dump(doc).encode()})
+    why = (
+        "ingress to app=echo from endpoints same namespace: app=pod-worker on TCP/3000 no longer "
+        "requires mutual authentication (was auth required)"
+    )
+    text = render(review, "text").splitlines()
+    assert f"  ! auth-removed: CNP mutual-auth-echo spec.ingress[0]: {why}" in text
+    assert (
+        "    ~ allow ingress app=echo <- same namespace: app=pod-worker on TCP/3000 "
+        "[HTTP GET /headers; auth required -> HTTP GET /headers]"
+    ) in text
+    [risk] = json.loads(render(review, "json"))["risks"]
+    assert risk == {
+        "code": "auth-removed",
+        "namespace": "",
+        "policy": {"kind": "CiliumNetworkPolicy", "namespace": None, "name": "mutual-auth-echo"},
+        "rule": "spec.ingress[0]",
+        "message": why,
+    }
+    markdown = render(review, "markdown").splitlines()
+    assert f"| `auth-removed` | `CNP mutual-auth-echo` | `spec.ingress[0]` | `{why}` |" in markdown
 
 
 def test_unknown_format_is_refused() -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler.review import peers
-from reconciler.review.peers import EVERY_NAMESPACE, UNSET_NAMESPACE, Peer
+from reconciler.review.peers import AUTH, EVERY_NAMESPACE, UNSET_NAMESPACE, Peer
 from reconciler.validate.documents import items, rules_of
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ def _clauses(
         return
     auth = item.get("authentication")
     mode = auth.get("mode") if isinstance(auth, Mapping) else None
-    extra = [f"auth {mode}"] if mode and mode != "disabled" else []
+    extra = [f"{AUTH}{mode}"] if mode and mode != "disabled" else []
     for index, port_rule in port_rules:
         ports = [peers.port_range(p) for _, p in items(port_rule.get("ports"))]
         l7 = tuple(sorted({*peers.conditions(port_rule), *extra}))
@@ -322,11 +322,18 @@ def effective_l7(flows: tuple[Flow, ...]) -> tuple[str, ...]:
     """The conditions on a flow granted by several rules: any rule without them lifts them all.
 
     Cilium merges rules on the same port and peer; one that names no L7 rule allows every
-    request, whatever the others say.
+    request, whatever the others say. Mutual authentication is the exception: when Cilium
+    merges the entries, an explicit auth mode wins over none and the higher mode over the lower
+    (``MapStateEntry.Merge``), so one rule that requires it requires it for the flow.
     """
     if not flows or any(not f.l7 for f in flows):
-        return ()
+        return tuple(sorted({c for f in flows for c in authentication(f.l7)}))
     return tuple(sorted({condition for f in flows for condition in f.l7}))
+
+
+def authentication(l7: tuple[str, ...]) -> tuple[str, ...]:
+    """The mutual-authentication requirements among a flow's conditions (``auth required``)."""
+    return tuple(c for c in l7 if c.startswith(AUTH))
 
 
 def filters(l7: tuple[str, ...]) -> tuple[str, ...]:

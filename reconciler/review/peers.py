@@ -55,6 +55,11 @@ ENTITIES = {
     "unmanaged": "pods Cilium does not manage",
     "none": "nothing",
 }
+# The entities that are one identity with a reserved label of the same name (``reserved:host``);
+# ``cluster`` and ``none`` are sets Cilium builds from other selectors, so no label names them.
+# ``reserved:all`` is a label no identity carries, but a selector naming it matches every identity
+# (Cilium's EndpointSelector.Matches), as entity ``all`` does.
+RESERVED_ENTITIES = frozenset(ENTITIES) - {"cluster", "none"}
 
 
 def listed(value: object) -> list[Any]:
@@ -170,15 +175,62 @@ def _in_namespace(namespace: str, *, implicit: bool) -> str:
     return f"namespace `{namespace}`"
 
 
+def reserved(selector: object) -> tuple[str, str] | None:
+    """``(entity, key)`` when a selector is one reserved label and nothing else, else None.
+
+    ``{matchLabels: {"reserved:world": ""}}`` (or ``matchExpressions`` with ``Exists`` on that
+    key) selects the identity Cilium labels ``reserved:world``: the peer ``fromEntities:
+    [world]`` names. ``reserved.world`` is the older spelling (Cilium's own guestbook example
+    still uses it): its label parser reads a key without ``:`` as reserved when it starts with
+    the reserved prefix, which was ``reserved.`` for years; where a newer parser reads it as an
+    ordinary label, calling it the entity errs on the side a reviewer wants. Another requirement
+    beside it (a pod label, a namespace) leaves an ordinary selector.
+    """
+    key = _only_key(selector)
+    if key is None:
+        return None
+    # As Cilium's parseSource: the source is what comes before the first ":", if any.
+    if ":" in key:
+        source, _, name = key.partition(":")
+    else:
+        source, name = "reserved", key.removeprefix("reserved.")
+        if name == key:
+            return None
+    return (name, key) if source == "reserved" and name in RESERVED_ENTITIES else None
+
+
+def _only_key(selector: object) -> str | None:
+    """The key of a selector that only requires a key to be present with an empty value."""
+    if not isinstance(selector, Mapping):
+        return None
+    labels = selector.get("matchLabels")
+    labels = labels if isinstance(labels, Mapping) else {}
+    expressions = listed(selector.get("matchExpressions"))
+    if len(labels) + len(expressions) != 1:
+        return None
+    if labels:
+        [(key, value)] = labels.items()
+        return str(key) if value in ("", None) else None
+    [expression] = expressions
+    exists = isinstance(expression, Mapping) and expression.get("operator") == "Exists"
+    return str(expression.get("key")) if exists else None
+
+
 def endpoints(selector: object, policy_namespace: str) -> Peer:
     """A ``fromEndpoints``/``toEndpoints`` entry; unless it names a namespace, it stays at home.
 
     Naming a namespace is what Cilium checks: the namespace label, a namespace's own labels or
-    a reserved label.
+    a reserved label. A selector that is only a reserved label is the entity it labels
+    (``reserved``), so ``reserved:world`` reads, and is flagged, as entity ``world``.
 
     In a clusterwide policy "home" is every namespace, so ``{}`` there is every pod in the
     cluster; in a namespaced one ``{}`` is every pod of the policy's namespace.
     """
+    found = reserved(selector)
+    if found is not None:
+        name, key = found
+        named = entity(name)
+        return Peer("entity", named.text, f"{named.phrase}, selected by its label `{key}`")
     chosen = selection(selector)
     implicit = False
     if chosen.namespace is not None:
@@ -308,9 +360,11 @@ def icmp(entry: Mapping[str, Any]) -> tuple[str, str]:
 
 
 # Prefixes of the condition strings. The first group filters requests (removing it is a risk);
-# the second changes how traffic is carried or who may send it.
+# the second changes how traffic is carried or who may send it. AUTH is the condition an
+# ``authentication.mode`` other than ``disabled`` adds to each flow of its rule ("auth required").
 FILTERS = ("HTTP ", "DNS ", "Kafka ", "L7 ", "SNI ")
-CARRIERS = ("auth ", "listener ", "TLS ")
+AUTH = "auth "
+CARRIERS = (AUTH, "listener ", "TLS ")
 
 
 def _http(rule: Mapping[str, Any]) -> str:

@@ -5,11 +5,15 @@ formats). Each flag names the policy and rule behind it, so the reviewer can go 
 line. The checks:
 
 - ``ingress-from-world``: a new allowed ingress flow from entity ``world``/``all`` (or their
-  IPv4/IPv6 forms), from ``0.0.0.0/0``/``::/0``, or from any peer (ports without peers).
+  IPv4/IPv6 forms, or a peer selector that is their reserved label, ``reserved:world``), from
+  ``0.0.0.0/0``/``::/0``, or from any peer (ports without peers).
 - ``default-deny-lost``: a namespace (or the cluster) had a policy selecting all of its pods
-  that put them in default deny for a direction, and no longer has one.
+  that put them in default deny for a direction, and no longer has one: deleted, narrowed, or
+  set to ``enableDefaultDeny.<direction>: false`` (which the flag then names).
 - ``selector-widened``: a subject or peer selector that named labels now selects every pod.
 - ``l7-removed``: a flow that was filtered at L7 (HTTP, DNS, Kafka, ...) is now open at L4.
+- ``auth-removed``: a flow that required mutual authentication (``authentication.mode``) is
+  still allowed, without it.
 - ``deny-removed``: a flow a deny rule denied is no longer denied.
 """
 
@@ -24,6 +28,7 @@ from reconciler.review.flows import (
     FlowChange,
     PolicyRef,
     Rule,
+    authentication,
     filters,
     policy_rules,
 )
@@ -31,12 +36,17 @@ from reconciler.review.peers import EVERY_NAMESPACE, namespace_text, port_text
 from reconciler.validate.documents import items
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     from reconciler.review.inputs import Policy
 
 RiskCode = Literal[
-    "ingress-from-world", "default-deny-lost", "selector-widened", "l7-removed", "deny-removed"
+    "ingress-from-world",
+    "default-deny-lost",
+    "selector-widened",
+    "l7-removed",
+    "auth-removed",
+    "deny-removed",
 ]
 WORLD_ENTITIES = frozenset({"world", "all", "world-ipv4", "world-ipv6"})
 WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
@@ -78,6 +88,7 @@ def assess(
     found = [
         *_world(flows),
         *_l7_removed(flows),
+        *_auth_removed(flows),
         *_deny_removed(flows),
         *_default_deny_lost(before, after),
         *_widened(before, after),
@@ -121,15 +132,34 @@ def _world(flows: Sequence[FlowChange]) -> Iterator[Risk]:
 
 
 def _l7_removed(flows: Sequence[FlowChange]) -> Iterator[Risk]:
+    for grant, was in _dropped(flows, filters):
+        message = f"{describe(grant)} is no longer filtered (was {'; '.join(was)})"
+        yield Risk("l7-removed", grant.namespace, grant.policy, grant.rule, message)
+
+
+def _auth_removed(flows: Sequence[FlowChange]) -> Iterator[Risk]:
+    for grant, was in _dropped(flows, authentication):
+        message = (
+            f"{describe(grant)} no longer requires mutual authentication (was {'; '.join(was)})"
+        )
+        yield Risk("auth-removed", grant.namespace, grant.policy, grant.rule, message)
+
+
+def _dropped(
+    flows: Sequence[FlowChange], kind: Callable[[tuple[str, ...]], tuple[str, ...]]
+) -> Iterator[tuple[Flow, tuple[str, ...]]]:
+    """(grant, the conditions of ``kind`` in force before) for allowed flows that lost them all.
+
+    Only flows still allowed: a removed flow is no risk, and neither is one whose conditions
+    changed but did not go (an auth mode from test-always-fail to required, another HTTP path).
+    Each grant named is one that now lets the flow through without them.
+    """
     for change in flows:
         if change.change != "changed" or change.flow.verdict != "allow":
             continue
-        was = filters(change.l7_before)
-        if was and not filters(change.l7_after):
-            for grant in change.after:
-                if not filters(grant.l7):
-                    message = f"{describe(grant)} is no longer filtered (was {'; '.join(was)})"
-                    yield Risk("l7-removed", grant.namespace, grant.policy, grant.rule, message)
+        was = kind(change.l7_before)
+        if was and not kind(change.l7_after):
+            yield from ((grant, was) for grant in change.after if not kind(grant.l7))
 
 
 def _deny_removed(flows: Sequence[FlowChange]) -> Iterator[Risk]:
@@ -141,14 +171,18 @@ def _deny_removed(flows: Sequence[FlowChange]) -> Iterator[Risk]:
 
 
 def _default_denies(
-    policies: Mapping[PolicyRef, Policy],
+    policies: Mapping[PolicyRef, Policy], *, switched_off: bool = False
 ) -> dict[tuple[str, str], list[tuple[PolicyRef, Rule]]]:
-    """(namespace, direction) -> the rules that put every pod of it in default deny."""
+    """(namespace, direction) -> the rules that put every pod of it in default deny.
+
+    With ``switched_off``, the rules selecting every pod that say ``enableDefaultDeny.<direction>:
+    false`` instead: they keep no one in default deny, and may be why a namespace lost it.
+    """
     found: dict[tuple[str, str], list[tuple[PolicyRef, Rule]]] = {}
     for ref, policy in policies.items():
         for rule in policy_rules(policy.data):
             if rule.subject.every_pod:
-                for direction in rule.default_deny:
+                for direction in rule.default_deny_off if switched_off else rule.default_deny:
                     key = (rule.subject.namespace, direction)
                     found.setdefault(key, []).append((ref, rule))
     return found
@@ -158,6 +192,7 @@ def _default_deny_lost(
     before: Mapping[PolicyRef, Policy], after: Mapping[PolicyRef, Policy]
 ) -> Iterator[Risk]:
     had, has = _default_denies(before), _default_denies(after)
+    off = _default_denies(after, switched_off=True)
     # One flag per rule naming every direction it leaves open: merged by rule, a second
     # direction would read only as "and 1 more like it".
     lost: dict[tuple[str, PolicyRef, str], list[str]] = {}
@@ -169,12 +204,29 @@ def _default_deny_lost(
             lost.setdefault((namespace, ref, rule.path), []).append(direction)
     for (namespace, ref, path), directions in lost.items():
         where = "the cluster" if namespace == EVERY_NAMESPACE else namespace_text(namespace)
-        which = " and ".join(sorted(directions, key=("ingress", "egress").index))
+        ordered = sorted(directions, key=("ingress", "egress").index)
+        which = " and ".join(ordered)
         message = (
             f"{where} loses its default deny for {which}: pods no other policy "
-            f"selects now accept all {which} traffic"
+            f"selects now accept all {which} traffic{_switched_off(off, namespace, ordered)}"
         )
         yield Risk("default-deny-lost", namespace, ref, path, message)
+
+
+def _switched_off(
+    off: Mapping[tuple[str, str], list[tuple[PolicyRef, Rule]]],
+    namespace: str,
+    directions: Iterable[str],
+) -> str:
+    """`` (CNP shop/a spec sets enableDefaultDeny.ingress: false)``: why, when a rule says so."""
+    scopes = {namespace, EVERY_NAMESPACE}
+    found = [
+        f"{ref.display} {rule.path} sets enableDefaultDeny.{direction}: false"
+        for direction in directions
+        for scope in sorted(scopes)
+        for ref, rule in off.get((scope, direction), [])
+    ]
+    return f" ({'; '.join(found)})" if found else ""
 
 
 def _selectors(policy: Policy) -> dict[str, tuple[str, str, object]]:
