@@ -129,15 +129,20 @@ def git(*args: str, cwd: Path) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def best(repeats: int, prepare: Callable[[], Any], run: Callable[[Any], Any]) -> float:
-    """Best wall time of ``run`` over ``repeats``; ``prepare`` (untimed) builds its input."""
+def timings(repeats: int, prepare: Callable[[], Any], run: Callable[[Any], Any]) -> list[float]:
+    """Wall times of ``run``, ``repeats`` times; ``prepare`` (untimed) builds each input."""
     times = []
     for _ in range(repeats):
         arg = prepare()
         start = time.perf_counter()
         run(arg)
         times.append(time.perf_counter() - start)
-    return min(times)
+    return times
+
+
+def best(repeats: int, prepare: Callable[[], Any], run: Callable[[Any], Any]) -> float:
+    """Best wall time of ``run`` over ``repeats``."""
+    return min(timings(repeats, prepare, run))
 
 
 class Bench:
@@ -253,8 +258,8 @@ class Bench:
         r["one_base"] = self.baseline_one()
         return r
 
-    def baseline_one(self) -> float:
-        """Raw git for one changed file: add it, commit, push."""
+    def baseline_one(self, summary: Callable[[list[float]], float] = min) -> float:
+        """Raw git for one changed file: add it, commit, push (``summary`` of the repeats)."""
         base = self.baseline_prepare()
         self.baseline_cold(base)
         work = base[1] / "work"
@@ -272,7 +277,7 @@ class Bench:
             git("commit", "--quiet", "-m", "one", cwd=work)
             git("push", "--quiet", "origin", "HEAD:main", cwd=work)
 
-        return best(self.repeats, raw_prepare, raw_one)
+        return summary(timings(self.repeats, raw_prepare, raw_one))
 
 
 def read_all(tree: Path) -> int:

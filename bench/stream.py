@@ -5,9 +5,10 @@
 
 Each figure is printed beside a baseline measured in the same run:
 
-(e) N apply events streamed by the reference server, from the load to the last pushed commit,
-    against a cold sync of the same N policies (empty repository to pushed commit); target:
-    all pushed in 5 commits or fewer, ratio <= 1.5;
+(e) N apply events streamed by the reference server (its own process, as a control plane is),
+    from the moment its state file holds them to the last pushed commit, against a cold sync of
+    the same N policies (empty repository to pushed commit); target: all pushed in 5 commits or
+    fewer, ratio <= 1.5;
 (f) one event to a pushed commit, median over 50 events, against raw
     ``git add FILE && git commit && git push``; target <= batch window + 1.5 x baseline;
 (g) events per second our client takes off the wire when nothing is pushed, from the reference
@@ -49,7 +50,7 @@ from reconciler.controlplane.gen import cluster_pb2 as pb  # noqa: E402
 from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc  # noqa: E402
 from reconciler.controlplane.server import ReferenceControlPlane, start  # noqa: E402
 from reconciler.events import Applied, coalesce  # noqa: E402
-from reconciler.gitops import GitSettings, Workspace  # noqa: E402
+from reconciler.gitops import GitSettings, Workspace, init_bare  # noqa: E402
 from reconciler.sources import FileSource  # noqa: E402
 from reconciler.sync import PassOptions, reconcile  # noqa: E402
 from reconciler.templates import load_templates  # noqa: E402
@@ -71,42 +72,93 @@ def wait(condition: Any, timeout: float = 600.0) -> None:
         time.sleep(0.001)  # 1 ms: the poll must not add to the latency it measures
 
 
-def stream_burst(base: Path, entries: list[dict[str, Any]]) -> tuple[float, int, float]:
-    """(e) and (f): seconds to push N events, commits it took, median one-event latency."""
+def serve(state: Path) -> tuple[subprocess.Popen[str], int]:
+    """``cilium-gitops control-plane serve`` on ``state`` as its own process, and its port."""
+    command = [sys.executable, "-m", "reconciler", "control-plane", "serve", "--state", str(state)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    url = process.stderr.readline().split()[2]  # "listening on grpc://HOST:PORT (version N)"
+    return process, int(url.rsplit(":", 1)[1])
+
+
+class Service:
+    """The long-running service (``cilium-gitops run``'s controller) on a fresh bare remote."""
+
+    def __init__(self, base: Path, name: str, port: int) -> None:
+        folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=base))
+        url = init_bare(folder / "remote.git", "main")
+        self.stop = threading.Event()
+        source = GrpcSource(Endpoint(f"127.0.0.1:{port}", tls=False), region="bench")
+        settings = RunSettings(batch_window=WINDOW, resync_interval=3600)
+        self.workspace = Workspace(folder / "work", GitSettings(url=url))
+        self.controller = Controller(
+            source, self.workspace, load_templates(), PassOptions(), settings, stop=self.stop
+        )
+        self.thread = threading.Thread(target=self.controller.run, daemon=True)
+
+    def __enter__(self) -> Controller:
+        self.thread.start()
+        wait(self.controller.status.ready.is_set)
+        return self.controller
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+        self.workspace.close()
+
+
+def stream_burst(base: Path, entries: list[dict[str, Any]]) -> tuple[float, int]:
+    """(e): seconds from the control plane's new state to the last pushed commit, and commits.
+
+    The reference server runs as its own process, as a control plane does (in this process it
+    would take the GIL from the service); the clock starts when the new state file is in place,
+    so the server's reading and diffing of it count against us.
+    """
+    for entry in entries:
+        entry["region"] = "bench"
+    state = base / "burst.json"
+    state.write_text(json.dumps({"policies": []}))
+    process, port = serve(state)
+    try:
+        with Service(base, "burst", port) as controller:
+            staged = base / "burst.json.new"
+            staged.write_text(json.dumps({"policies": entries}))
+            started = time.perf_counter()
+            staged.replace(state)
+            wait(lambda: controller.status.version >= len(entries))  # set once it is pushed
+            return time.perf_counter() - started, controller.status.commits
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def one_event(base: Path, entries: list[dict[str, Any]]) -> float:
+    """(f): median seconds from one published event to its pushed commit, over 50 events.
+
+    The server runs in this process here so that the clock can start the moment it publishes;
+    one event costs it next to nothing.
+    """
     for entry in entries:
         entry["region"] = "bench"
     server = start(ReferenceControlPlane())
-    url = Bench(base, 1, 1).fresh("stream")[0]
-    stop = threading.Event()
-    source = GrpcSource(Endpoint(f"127.0.0.1:{server.port}", tls=False), region="bench")
-    settings = RunSettings(batch_window=WINDOW, resync_interval=3600)
-    workspace = Workspace(base / "stream-work", GitSettings(url=url))
-    controller = Controller(source, workspace, load_templates(), PassOptions(), settings, stop=stop)
-    thread = threading.Thread(target=controller.run, daemon=True)
-    thread.start()
     try:
-        wait(controller.status.ready.is_set)
-        started = time.perf_counter()
-        version = server.servicer.load(entries)
-        wait(lambda: controller.status.version >= version and controller.status.commits > 0)
-        burst = time.perf_counter() - started
-        commits = controller.status.commits
-        latencies = []
-        for k in range(50):
-            entries[k] = {**entries[k], "policy": {**entries[k]["policy"], "description": f"e{k}"}}
-            before = controller.status.commits
-            # The clock starts when the control plane publishes the event (the reference
-            # server's own diff of N entries is not the service's time).
-            server.servicer.load(entries)
-            started = time.perf_counter()
-            wait(lambda before=before: controller.status.commits > before)
-            latencies.append(time.perf_counter() - started)
+        with Service(base, "one", server.port) as controller:
+            version = server.servicer.load(entries)  # the 10,000 policies, not timed
+            wait(lambda: controller.status.version >= version and controller.status.commits > 0)
+            latencies = []
+            for k in range(50):
+                policy = {**entries[k]["policy"], "description": f"e{k}"}
+                entries[k] = {**entries[k], "policy": policy}
+                before = controller.status.commits
+                # The clock starts when the control plane publishes the event (the reference
+                # server's own diff of N entries is not the service's time).
+                server.servicer.load(entries)
+                started = time.perf_counter()
+                wait(lambda before=before: controller.status.commits > before)
+                latencies.append(time.perf_counter() - started)
     finally:
-        stop.set()
-        thread.join(timeout=60)
-        workspace.close()
         server.stop()
-    return burst, commits, statistics.median(latencies)
+    return statistics.median(latencies)
 
 
 @dataclass
@@ -161,12 +213,10 @@ def consume_rate(base: Path, n: int, rounds: int = 3) -> Consumption:
     """
     state = base / "consume.json"
     state.write_text(json.dumps({"policies": generate(n)}))
-    command = [sys.executable, "-m", "reconciler", "control-plane", "serve", "--state", str(state)]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process, port = serve(state)
     best = Consumption()
     try:
-        assert process.stderr is not None
-        target = process.stderr.readline().split()[2].removeprefix("grpc://")
+        target = f"127.0.0.1:{port}"
         endpoint = Endpoint(target, tls=False)
         request = pb.WatchCiliumNetworkPoliciesRequest(region="any")
         encoded = request.SerializeToString()
@@ -248,6 +298,7 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of (e), best taken")
     parser.add_argument(
         "--only", default="efg", help="the figures to measure, e.g. g or ef (default: efg)"
     )
@@ -263,10 +314,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cilium-gitops-stream-") as tmp:
         base = Path(tmp)
         if figures & set("ef"):
-            bench = Bench(base, args.n, 1)
-            r["cold"] = cold_sync(bench)
-            r["burst"], r["commits"], r["one"] = stream_burst(base, generate(args.n))
-            r["raw_one"] = bench.baseline_one()
+            # (e) best of the rounds on each side, taken in turn: one slow moment of a shared
+            # machine would otherwise decide the ratio. (f) compares medians: ours of 50
+            # events, raw git's of as many commits.
+            bench = Bench(base, args.n, 50)
+            bursts = []
+            colds = []
+            for _ in range(args.rounds):
+                colds.append(cold_sync(bench))
+                bursts.append(stream_burst(base, generate(args.n)))
+            r["cold"] = min(colds)
+            r["burst"] = min(seconds for seconds, _ in bursts)
+            r["commits"] = max(commits for _, commits in bursts)  # the worst round's
+            r["one"] = one_event(base, generate(args.n))
+            r["raw_one"] = bench.baseline_one(statistics.median)
             report_burst(r)
         if "g" in figures:
             r.update(asdict(consume_rate(base, args.n)))

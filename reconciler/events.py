@@ -5,9 +5,10 @@ Sits between the control-plane client (which turns wire messages into ``Received
 events patch it. Unchanged policies stay the very same objects, so the next pass plans only the
 delta (``plan.replan``). Pure: no I/O.
 
-An apply event is validated when its batch is taken (``coalesce``), not as it arrives: the
-watch then drains the stream at wire speed, and a policy changed many times within one batch
-is validated once, at its last version.
+An apply event is validated by the worker, not as it arrives: the watch then drains the stream
+at wire speed. The worker validates what has arrived while a batch's window is open and the
+stream rests (``validate_ahead``), and the rest when it takes the batch (``coalesce``), where a
+policy changed many times within one batch is validated once, at its last version.
 """
 
 from __future__ import annotations
@@ -75,6 +76,22 @@ def coalesce(batch: Sequence[Event]) -> list[Applied | Deleted]:
         kept.append(event)
     with many_policies():
         return [e.validate() if isinstance(e, Received) else e for e in reversed(kept)]
+
+
+def validate_ahead(batch: list[Event], start: int, count: int) -> int:
+    """Validate, in place, the received events of ``batch[start:start + count]``; returns the end.
+
+    The worker calls it while a batch's window is open and the stream rests, so that most of the
+    validation ``coalesce`` would do after the window is done while the window runs. An event
+    that a later one replaces is then validated for nothing; ``coalesce`` drops it all the same.
+    """
+    end = min(len(batch), start + count)
+    with many_policies():
+        for k in range(start, end):
+            event = batch[k]
+            if isinstance(event, Received):
+                batch[k] = event.validate()
+    return end
 
 
 class DesiredSet:

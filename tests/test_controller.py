@@ -11,6 +11,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,9 +20,10 @@ from conftest import DEFAULT_PATH, Remote, entry, git, wait_for
 from reconciler.controller import Controller, RunSettings
 from reconciler.controlplane.client import Endpoint, GrpcSource
 from reconciler.controlplane.server import ReferenceControlPlane, RunningServer, start
-from reconciler.events import Deleted
+from reconciler.events import Applied, Deleted, Event, Received
 from reconciler.gitops import GitSettings, Identity, Workspace
 from reconciler.health import Metrics, serve_http
+from reconciler.models import Rejection
 from reconciler.sync import PassOptions
 
 if TYPE_CHECKING:
@@ -148,7 +150,7 @@ class Arrivals:
 
     def __init__(self, times: list[float]) -> None:
         self.now = 0.0
-        self.pending = [
+        self.pending: list[tuple[float, Event]] = [
             (at, Deleted(version=k + 1, policy_id=f"p{k}", namespace="shop", name=f"p{k}"))
             for k, at in enumerate(times)
         ]
@@ -156,7 +158,7 @@ class Arrivals:
     def clock(self) -> float:
         return self.now
 
-    def get(self, timeout: float | None = None) -> Deleted:
+    def get(self, timeout: float | None = None) -> Event:
         limit = self.now + (timeout or 0.0)
         if not self.pending or self.pending[0][0] > limit:
             self.now = limit
@@ -165,13 +167,12 @@ class Arrivals:
         self.now = max(self.now, at)
         return event
 
-    def get_nowait(self) -> Deleted:
+    def get_nowait(self) -> Event:
         return self.get(0.0)
 
 
-def batches(times: list[float], settings: RunSettings) -> list[list[int]]:
-    """The batches the worker takes from events arriving at ``times``, as event versions."""
-    arrivals = Arrivals(times)
+def worker(arrivals: Arrivals, settings: RunSettings) -> Controller:
+    """A controller whose worker takes its events from ``arrivals``, on their clock."""
     controller = Controller(
         None,  # type: ignore[arg-type] - only the batching is exercised
         None,  # type: ignore[arg-type]
@@ -182,6 +183,13 @@ def batches(times: list[float], settings: RunSettings) -> list[list[int]]:
         clock=arrivals.clock,
     )
     controller._queue = arrivals  # type: ignore[assignment]
+    return controller
+
+
+def batches(times: list[float], settings: RunSettings) -> list[list[int]]:
+    """The batches the worker takes from events arriving at ``times``, as event versions."""
+    arrivals = Arrivals(times)
+    controller = worker(arrivals, settings)
     taken = []
     while arrivals.pending:
         batch, _ = controller._collect(wait=60.0)
@@ -366,3 +374,24 @@ def test_dry_run_service_resyncs_without_committing(
     options = PassOptions(dry_run=True)
     with Service(server.port, remote, tmp_path / "work", templates, options=options):
         assert files(remote) == []
+
+
+def test_a_batch_is_validated_while_its_window_runs() -> None:
+    """The pass after the window finds the events validated: the wait was not idle time."""
+    arrivals = Arrivals([0.0, 0.1, 0.2])
+    validated_at: list[float] = []
+
+    def validate(version: int) -> Applied:
+        validated_at.append(arrivals.now)
+        return Applied(version, f"p{version}", None, (Rejection(f"p{version}", "spec", "x"),))
+
+    arrivals.pending = [
+        (at, Received(event.version, event.policy_id, partial(validate, event.version)))
+        for at, event in arrivals.pending
+    ]
+    controller = worker(arrivals, RunSettings(batch_window=0.3, max_batch_wait=5.0))
+    batch, _ = controller._collect(wait=60.0)
+    assert [type(e).__name__ for e in batch] == ["Applied"] * 3
+    assert [e.version for e in batch] == [1, 2, 3]
+    assert len(validated_at) == 3
+    assert all(at < 0.2 + 0.3 for at in validated_at)  # before the window closed

@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from reconciler.controlplane.client import Endpoint, GrpcSource
 from reconciler.controlplane.server import ReferenceControlPlane, start
 from reconciler.errors import CursorExpiredError
-from reconciler.events import Applied, Deleted, DesiredSet, Event, Received, coalesce
+from reconciler.events import (
+    Applied,
+    Deleted,
+    DesiredSet,
+    Event,
+    Received,
+    coalesce,
+    validate_ahead,
+)
 from reconciler.models import DesiredPolicy, Rejection, parse_policy
 from reconciler.sources import DesiredState
 
@@ -123,6 +131,7 @@ def _event(version: int, operation: tuple[str, object]) -> Applied | Deleted:
 @given(
     start=st.lists(st.sampled_from(_VARIANTS), max_size=3, unique_by=lambda p: p.id),
     operations=st.lists(_operation, max_size=12),
+    ahead=st.integers(min_value=0, max_value=12),
 )
 # Two ids under one name, then a delete by that name: it must see both before a is renamed.
 @example(
@@ -133,16 +142,20 @@ def _event(version: int, operation: tuple[str, object]) -> Applied | Deleted:
         ("delete-by-name", "cart"),
         ("apply", _VARIANTS[2]),
     ],
+    ahead=0,
 )
 def test_coalescing_a_batch_ends_where_applying_every_event_does(
-    start: list[DesiredPolicy], operations: list[tuple[str, object]]
+    start: list[DesiredPolicy], operations: list[tuple[str, object]], ahead: int
 ) -> None:
+    """Also when the first ``ahead`` events were validated while the batch's window ran."""
     events = [_event(version, op) for version, op in enumerate(operations, start=2)]
     one_by_one = DesiredSet(DesiredState(tuple(start), (), 1))
     for event in events:
         one_by_one.apply(event)
     coalesced = DesiredSet(DesiredState(tuple(start), (), 1))
-    for event in coalesce([received(e, []) if isinstance(e, Applied) else e for e in events]):
+    batch: list[Event] = [received(e, []) if isinstance(e, Applied) else e for e in events]
+    assert validate_ahead(batch, 0, ahead) == min(ahead, len(batch))
+    for event in coalesce(batch):
         coalesced.apply(event)
     mine, theirs = coalesced.state(), one_by_one.state()
     # The order of what is held is not part of the state: plans and reports sort it.
