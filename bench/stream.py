@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -170,6 +171,8 @@ class Consumption:
     stub_rate: float = 0.0  # a default grpcio client, parsing each message, nothing validated
     plain_rate: float = 0.0  # a grpcio client that parses nothing: the server's send rate
     drain_rate: float = 0.0  # our client draining events already sent (for information)
+    feeder_rate: float | None = None  # our client against the grpc-js feeder (None: no node)
+    feeder_plain_rate: float | None = None  # the plain client against the feeder
     client_cpu: float = float("inf")  # our client process, every thread, per event
     plain_cpu: float = float("inf")
     server_cpu: float | None = None  # the server process per event, during our client's run
@@ -251,7 +254,51 @@ def consume_rate(base: Path, n: int, rounds: int = 3) -> Consumption:
     finally:
         process.terminate()
         process.wait(timeout=30)
+    fed = feeder_rates(base, n, rounds)
+    if fed is not None:
+        best.feeder_rate, best.feeder_plain_rate = fed
     return best
+
+
+FEEDER = ROOT / "bench" / "feeder"
+
+
+def feeder_rates(base: Path, n: int, rounds: int = 3) -> tuple[float, float] | None:
+    """(g) against bench/feeder (grpc-js): our client's and the plain client's best rates.
+
+    None when node or the feeder's packages (``npm ci --prefix bench/feeder``) are not there.
+    """
+    node = shutil.which("node")
+    if node is None or not (FEEDER / "node_modules" / "@grpc" / "grpc-js").is_dir():
+        return None
+    messages = base / "feeder.bin"
+    with messages.open("wb") as out:
+        for version, entry in enumerate(generate(n), start=1):
+            apply = pb.ApplyCiliumNetworkPolicy(
+                k8s_namespace=entry["namespace"],
+                k8s_name=entry["name"],
+                cilium_network_policy_id=entry["id"],
+                policy=json.dumps(entry["policy"]).encode(),
+            )
+            encoded = pb.CiliumNetworkPolicyState(apply=apply, version=version).SerializeToString()
+            out.write(len(encoded).to_bytes(4, "big") + encoded)
+    command = [node, str(FEEDER / "server.js"), str(messages)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        target = process.stderr.readline().split()[2].removeprefix("grpc://")
+        ours = plain = 0.0
+        for _ in range(rounds):
+            with GrpcSource(Endpoint(target, tls=False), region="any") as source:
+                _, seconds, _ = timed(source.watch, 0, n)
+                ours = max(ours, n / seconds)
+            with grpc.insecure_channel(target, options=_ON_CALLING_THREAD) as channel:
+                _, seconds, _ = timed(channel.unary_stream(_WATCH), b"", n)
+                plain = max(plain, n / seconds)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return ours, plain
 
 
 def drain(endpoint: Endpoint, pid: int, n: int) -> float:
@@ -361,6 +408,13 @@ def report_consumption(r: dict[str, Any]) -> None:
         f"      CPU per event: our client {r['client_cpu']:.0f} us, the plain client "
         f"{r['plain_cpu']:.0f} us, the server {server} us\n"
         f"      for information: our client draining events already sent {r['drain_rate']:.0f}/s"
+    )
+    if r["feeder_rate"] is None:
+        print("  (g) against a grpc-js server: skipped (needs node, npm ci --prefix bench/feeder)")
+        return
+    print(
+        f"  (g) against a grpc-js server  {r['feeder_rate']:8.0f} events/s  (target >= 20,000); "
+        f"the plain client {r['feeder_plain_rate']:.0f}/s"
     )
 
 
