@@ -41,12 +41,10 @@ def test_golden(fmt: str) -> None:
 
 
 def test_representative_case_covers_every_risk() -> None:
-    """The golden case exercises every risk check but auth-removed, and every kind of change.
-
-    auth-removed came later; ``test_auth_removed_in_every_format`` shows it in each format.
-    """
+    """The golden case exercises every risk check and every kind of change."""
     review = representative()
     assert sorted({r.code for r in review.risks}) == [
+        "auth-removed",
         "default-deny-lost",
         "deny-removed",
         "ingress-from-world",
@@ -67,17 +65,25 @@ def test_json_is_the_same_facts() -> None:
         "deleted": 2,
         "added": 5,
         "removed": 4,
-        "changed": 1,
-        "risks": 5,
+        "changed": 2,
+        "risks": 6,
     }
     assert [group["namespace"] for group in document["namespaces"]] == ["kube-system", "shop"]
     frontend = next(p for p in document["policies"] if p["name"] == "frontend")
-    assert frontend["fields"][0] == {
-        "op": "changed",
-        "path": "spec.ingress[0].toPorts[0].ports[0].port",
-        "old": "80",
-        "new": "8080",
-    }
+    assert frontend["fields"][:2] == [
+        {
+            "op": "removed",
+            "path": "spec.egress[0].authentication.mode",
+            "old": "required",
+            "new": None,
+        },
+        {
+            "op": "changed",
+            "path": "spec.ingress[0].toPorts[0].ports[0].port",
+            "old": "80",
+            "new": "8080",
+        },
+    ]
 
 
 def test_auth_removed_in_every_format() -> None:
