@@ -108,7 +108,11 @@ class Workspace(Closing):
         if self.settings.token:
             env[_TOKEN_ENV] = self.settings.token
         if self.settings.ssh_key is not None:
+            # BatchMode: ssh asks for passwords and host-key confirmations on /dev/tty, not
+            # through SSH_ASKPASS; without it, a command run from a terminal whose key the
+            # server refused waited on a password prompt forever (tests/test_ssh_transport.py).
             command = ["ssh", "-i", str(self.settings.ssh_key), "-o", "IdentitiesOnly=yes"]
+            command += ["-o", "BatchMode=yes"]
             if self.settings.known_hosts is not None:
                 command += [
                     "-o",
