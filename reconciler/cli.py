@@ -193,6 +193,18 @@ _GIT_OPTIONS: list[Callable[[Any], Any]] = [
         "(GNUPGHOME). No passphrase: unencrypted or unlocked in gpg-agent.",
     ),
     _option(
+        "verify-base",
+        is_flag=True,
+        default=False,
+        help="Commit only on a head of --branch with a trusted signature (Flux's spec.verify "
+        "checks HEAD only; ours must not vouch for an unsigned commit). Needs a signing key.",
+    ),
+    _file_option(
+        "allowed-signers",
+        "With --verify-base: git's allowed signers file for SSH signatures (OpenPGP ones are "
+        "checked against gpg's keyring).",
+    ),
+    _option(
         "push-attempts",
         type=click.IntRange(1, 50),
         default=5,
@@ -252,6 +264,8 @@ def _git_setup(kw: dict[str, Any]) -> tuple[GitSettings, PassOptions, Path, str 
             ssh_key=kw["ssh_key"],
             known_hosts=kw["known_hosts"],
             signing=_signing(kw),
+            verify_base=kw["verify_base"],
+            allowed_signers=kw["allowed_signers"],
             push_branch=_guard(
                 lambda: push_branch_name(
                     kw["push_branch"], region=kw["region"], branch=kw["branch"]

@@ -14,7 +14,8 @@ queues events; it reconnects with jittered backoff behind a circuit breaker. The
 Events are hints; the resync is the truth. The repository records the version each commit
 reflects (trailer), so a restart resumes from git. If the remote is down, the held state is
 kept and pushed in one commit once it is back; if the control plane is down, nothing is
-deleted and the repository is left as it is.
+deleted and the repository is left as it is. A branch head that ``verify_base`` refuses is
+logged and left for a person; the next event or resync tries again, nothing sooner.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from reconciler.errors import (
     MassDeletionError,
     RetryableError,
     SourceUnavailableError,
+    UnverifiedCommitError,
 )
 from reconciler.events import Applied, DesiredSet, Event, coalesce, validate_ahead
 from reconciler.health import Metrics
@@ -170,6 +172,7 @@ class Controller:
         self._held: DesiredSet | None = None
         self._pending = False  # held changes not yet pushed (a pass failed)
         self._retry_at = 0.0  # when a failed pass may be tried again
+        self._stalled: str | None = None  # why the last pass refused the branch's head
         self._cursor = 0  # where the watcher resumes; advanced by resyncs and events
 
     # -- the worker -----------------------------------------------------------------------
@@ -224,7 +227,8 @@ class Controller:
             self._cursor = max(self._cursor, recorded)
         if result is not None and result.commit is not None:
             self.metrics.drift.inc()
-        return result is not None
+        # A refused head waits for a person: the next resync comes on schedule, not sooner.
+        return result is not None or self._stalled is not None
 
     def _collect(self, wait: float) -> tuple[list[Event], bool]:
         """The next batch: wait up to ``wait`` for a first event, then until the stream rests.
@@ -294,6 +298,7 @@ class Controller:
         assert self._held is not None  # noqa: S101 - a pass always follows a resync
         state = self._held.state()
         started = self.clock()
+        self._stalled = None
         try:
             result = reconcile(
                 state,
@@ -305,6 +310,12 @@ class Controller:
             )
         except MassDeletionError as exc:
             self.metrics.guard.set(1)
+            log.error("%s: %s", why, exc)  # noqa: TRY400 - the message is the whole story
+            return None
+        except UnverifiedCommitError as exc:
+            # Retrying cannot help until someone signs or reverts the head: no timed retry, the
+            # next event or resync tries again (and fetches), and the service keeps running.
+            self._stalled, self._pending = str(exc), False
             log.error("%s: %s", why, exc)  # noqa: TRY400 - the message is the whole story
             return None
         except RetryableError as exc:
@@ -341,6 +352,7 @@ class Controller:
             "policies": len(held.policies) if held is not None else 0,
             "pending_push": self._pending,
             "deletion_guard_tripped": self.status.guard_tripped,
+            "stalled": self._stalled,
             "breaker": self.breaker.state.value,
             "rejected": [
                 {"policy": r.policy_id, "field": r.field, "reason": r.reason} for r in rejected

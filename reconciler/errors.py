@@ -13,6 +13,7 @@
     |   +-- UnsafePathError           the tree contains something we refuse to write through
     |   +-- WorkdirError              the workdir is not ours or is broken
     |   +-- MassDeletionError         a pass would delete too much: a person must confirm
+    |   +-- UnverifiedCommitError     a commit has no signature we trust: sign or revert it
     +-- InvalidInputError             one input is bad: report it, skip it, carry on
         +-- PolicyRejectedError       a desired policy failed validation or collides
 
@@ -67,6 +68,16 @@ class WorkdirError(StalledError):
 
 class MassDeletionError(StalledError):
     """A pass would delete more of the managed policies than the guard allows; nothing done."""
+
+
+class UnverifiedCommitError(StalledError):
+    """A commit is unsigned or not signed by an allowed signer; nothing was built on it."""
+
+    def __init__(self, commit: str, reason: str, message: str | None = None) -> None:
+        """``reason`` completes "commit X ...": "is unsigned", "is signed by K, which ..."."""
+        super().__init__(message or f"commit {commit[:12]} has no valid signature: it {reason}")
+        self.commit = commit
+        self.reason = reason
 
 
 class InvalidInputError(CiliumGitopsError):

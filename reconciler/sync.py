@@ -1,7 +1,7 @@
 """One reconcile pass, as a recipe, and its retry loop.
 
-Read desired state, align the workdir, scan, plan, apply, commit, push; on a rejected push,
-start again from the new remote head.
+Read desired state, align the workdir, scan, plan, check the base (when asked to verify it),
+apply, commit, push; on a rejected push, start again from the new remote head.
 
 Sits between the CLI (or, later, the long-running controller) and the modules that do the work.
 It holds no state between passes: the repository itself records what was done (commit trailers
@@ -23,6 +23,7 @@ from reconciler.gitops import (
     REGION_TRAILER,
     VERSION_TRAILER,
     Touched,
+    check_base,
     publish,
     read_branch,
     withdraw,
@@ -151,6 +152,8 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
                     key, tree, planned or planned_after(state.policies, plan, held_ids=held)
                 )
             return _nothing_to_push(workspace, plan, attempt, dry_run=options.dry_run)
+        # With verify_base, a head we cannot verify stops here, before anything is written.
+        check_base(workspace)
         workspace.touch()
         try:
             if proposing:

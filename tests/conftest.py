@@ -1,4 +1,4 @@
-"""Shared fixtures: real git remotes, a git daemon on 127.0.0.1, sample desired states."""
+"""Shared fixtures: real git remotes, a git daemon on 127.0.0.1, sample desired states, keys."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,3 +217,76 @@ def assert_golden(path: Path, actual: bytes | str) -> None:
     if not path.exists():
         pytest.fail(f"golden file {path} is missing; run with UPDATE_GOLDEN=1 and review it")
     assert data.decode() == path.read_text(encoding="utf-8"), f"differs from golden file {path}"
+
+
+# -- signing keys: real ssh-keygen and gpg, generated per test --------------------------
+
+
+def make_ssh_key(path: Path) -> Path:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "signer", "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+def ssh_fingerprint(key: Path) -> str:
+    out = subprocess.run(
+        ["ssh-keygen", "-l", "-f", f"{key}.pub"], check=True, capture_output=True, text=True
+    )
+    return out.stdout.split()[1]
+
+
+def allowed_signers_for(key: Path, path: Path, *more: Path) -> Path:
+    """git's allowed signers file: a principal, then the public key; one line per key."""
+    publics = [Path(f"{k}.pub").read_text(encoding="utf-8") for k in (key, *more)]
+    path.write_text("".join(f'bot@example.com namespaces="git" {p}' for p in publics), "utf-8")
+    return path
+
+
+def gnupg_env(home: Path) -> dict[str, str]:
+    return {"GNUPGHOME": str(home)}
+
+
+def git_with(env: dict[str, str], *args: str, cwd: Path) -> str:
+    """Like ``git``, with extra environment (gpg finds its keyring through it)."""
+    command = ["git", *args]
+    result = subprocess.run(
+        command, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(f"git {' '.join(args)} failed: {result.stderr}")
+    return result.stdout
+
+
+def gpg(home: Path, *args: str) -> str:
+    command = ["gpg", "--batch", *args]
+    env = {**os.environ, **gnupg_env(home)}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"gpg {' '.join(args)} failed: {result.stderr}")
+    return result.stdout
+
+
+@pytest.fixture
+def gnupg() -> Iterator[tuple[Path, str]]:
+    """A throwaway GNUPGHOME holding one unencrypted ed25519 signing key; its fingerprint."""
+    if shutil.which("gpg") is None:
+        pytest.skip("gpg is not installed on this machine")
+    # Short and under /tmp: gpg-agent's socket path must fit in a sockaddr_un.
+    home = Path(tempfile.mkdtemp(prefix="g", dir="/tmp"))
+    try:
+        user = "Test <t@example.com>"
+        gpg(home, "--passphrase", "", "--quick-gen-key", user, "ed25519", "sign", "never")
+        listing = gpg(home, "--with-colons", "--list-secret-keys").splitlines()
+        fingerprint = next(line.split(":")[9] for line in listing if line.startswith("fpr:"))
+        yield home, fingerprint
+    finally:
+        subprocess.run(
+            ["gpgconf", "--kill", "gpg-agent"],
+            env={**os.environ, **gnupg_env(home)},
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(home, ignore_errors=True)

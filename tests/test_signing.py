@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import Remote, entry, git, write_state
+from conftest import (
+    Remote,
+    allowed_signers_for,
+    entry,
+    git,
+    git_with,
+    gnupg_env,
+    make_ssh_key,
+    ssh_fingerprint,
+    write_state,
+)
 
 from reconciler.cli import cli
 from reconciler.errors import ConfigError, StalledError
@@ -20,7 +25,7 @@ from reconciler.sources import FileSource
 from reconciler.sync import PassOptions, SyncResult, reconcile
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from pathlib import Path
 
     from reconciler.templates import Templates
 
@@ -49,29 +54,6 @@ def pushed_nothing(remote: Remote) -> bool:
     return git("branch", "--list", cwd=remote.path) == ""
 
 
-def make_ssh_key(path: Path) -> Path:
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "signer", "-f", str(path)],
-        check=True,
-        capture_output=True,
-    )
-    return path
-
-
-def ssh_fingerprint(key: Path) -> str:
-    out = subprocess.run(
-        ["ssh-keygen", "-l", "-f", f"{key}.pub"], check=True, capture_output=True, text=True
-    )
-    return out.stdout.split()[1]
-
-
-def allowed_signers_for(key: Path, path: Path) -> Path:
-    """git's allowed signers file: a principal, then the public key."""
-    public = Path(f"{key}.pub").read_text(encoding="utf-8")
-    path.write_text(f'bot@example.com namespaces="git" {public}', encoding="utf-8")
-    return path
-
-
 @pytest.fixture
 def ssh_key(tmp_path: Path) -> Path:
     return make_ssh_key(tmp_path / "signing_ed25519")
@@ -80,53 +62,6 @@ def ssh_key(tmp_path: Path) -> Path:
 @pytest.fixture
 def allowed_signers(ssh_key: Path, tmp_path: Path) -> Path:
     return allowed_signers_for(ssh_key, tmp_path / "allowed_signers")
-
-
-def gnupg_env(home: Path) -> dict[str, str]:
-    return {"GNUPGHOME": str(home)}
-
-
-def git_with(env: dict[str, str], *args: str, cwd: Path) -> str:
-    """Like conftest's ``git``, with extra environment (gpg finds its keyring through it)."""
-    command = ["git", *args]
-    result = subprocess.run(
-        command, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(f"git {' '.join(args)} failed: {result.stderr}")
-    return result.stdout
-
-
-def gpg(home: Path, *args: str) -> str:
-    command = ["gpg", "--batch", *args]
-    env = {**os.environ, **gnupg_env(home)}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        pytest.fail(f"gpg {' '.join(args)} failed: {result.stderr}")
-    return result.stdout
-
-
-@pytest.fixture
-def gnupg() -> Iterator[tuple[Path, str]]:
-    """A throwaway GNUPGHOME holding one unencrypted ed25519 signing key; its fingerprint."""
-    if shutil.which("gpg") is None:
-        pytest.skip("gpg is not installed on this machine")
-    # Short and under /tmp: gpg-agent's socket path must fit in a sockaddr_un.
-    home = Path(tempfile.mkdtemp(prefix="g", dir="/tmp"))
-    try:
-        user = "Test <t@example.com>"
-        gpg(home, "--passphrase", "", "--quick-gen-key", user, "ed25519", "sign", "never")
-        listing = gpg(home, "--with-colons", "--list-secret-keys").splitlines()
-        fingerprint = next(line.split(":")[9] for line in listing if line.startswith("fpr:"))
-        yield home, fingerprint
-    finally:
-        subprocess.run(
-            ["gpgconf", "--kill", "gpg-agent"],
-            env={**os.environ, **gnupg_env(home)},
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_ssh_signed_sync_verifies_in_a_clone(

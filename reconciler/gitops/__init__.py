@@ -4,7 +4,8 @@ Sits at the end of a pass. ``settings`` holds what the edge is told (remote, bra
 signing) and runs nothing; ``workspace`` owns the service's working directory (align with the
 remote, stage, commit, sign, push; never a forced push to the watched branch); ``proposals``
 publishes a pass as a pull-request branch with its description instead (the one ref that is
-ever replaced, under a lease); ``history`` reads a user's checkout for the review commands.
+ever replaced, under a lease); ``trust`` refuses to build on a head nobody trusted signed;
+``history`` reads a user's checkout for the review commands.
 """
 
 from reconciler.gitops.history import Change, changes_to, files_at
@@ -16,6 +17,7 @@ from reconciler.gitops.settings import (
     SigningFormat,
     push_branch_name,
 )
+from reconciler.gitops.trust import check_base
 from reconciler.gitops.workspace import (
     REGION_TRAILER,
     VERSION_TRAILER,
@@ -37,6 +39,7 @@ __all__ = [
     "Touched",
     "Workspace",
     "changes_to",
+    "check_base",
     "default_workdir",
     "files_at",
     "init_bare",

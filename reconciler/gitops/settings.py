@@ -91,14 +91,26 @@ class GitSettings:
     signing: Signing | None = None
     # Pull-request mode: commits go to this branch, rebuilt on ``branch`` every pass.
     push_branch: str | None = None
+    # Refuse to commit on a head of ``branch`` that has no trusted signature: Flux's
+    # ``spec.verify`` checks HEAD only, so our signed commit would vouch for what lies below.
+    verify_base: bool = False
+    # git's ``gpg.ssh.allowedSignersFile`` for SSH signatures; OpenPGP ones use gpg's keyring.
+    allowed_signers: Path | None = None
 
     def __post_init__(self) -> None:
-        """Refuse a pull-request branch that is the watched one: that one is never forced."""
+        """Refuse a pull-request branch that is the watched one, and half-set verification."""
         if self.push_branch is not None and self.push_branch.strip() in {"", self.branch}:
             msg = (
                 f"--push-branch must name a branch other than the one Flux watches "
                 f"({self.branch!r}): only the pull-request branch is ever force-pushed"
             )
+            raise ConfigError(msg)
+        if self.allowed_signers is not None and not self.verify_base:
+            msg = "--allowed-signers is read only with --verify-base"
+            raise ConfigError(msg)
+        if self.verify_base and self.signing is None:
+            # Our own commits become the next pass's base: unsigned, they would stall it.
+            msg = "--verify-base needs --sign-ssh-key or --sign-openpgp-key"
             raise ConfigError(msg)
 
     @property

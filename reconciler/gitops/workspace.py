@@ -43,6 +43,7 @@ from reconciler.errors import (
     GitRemoteError,
     PushRejectedError,
     StalledError,
+    UnverifiedCommitError,
     WorkdirError,
     redact,
 )
@@ -96,6 +97,9 @@ class Workspace(Closing):
         # commit, cleared before anything writes to it), so a pass whose remote has not moved
         # skips re-checking 10,000 files out.
         self._clean_at: str | None = None
+        # Commits known to carry a trusted signature: verified ones, and those this workspace
+        # signed itself, so a pass on our own last commit runs no gpg or ssh-keygen.
+        self.verified: set[str] = set()
 
     def close(self) -> None:
         """Release GitPython's cat-file processes and caches."""
@@ -298,8 +302,10 @@ class Workspace(Closing):
             if "nothing to commit" in exc.detail or "nothing added to commit" in exc.detail:
                 return None
             raise self._commit_error(exc) from None
-        self._clean_at = self.head()
-        return self._clean_at
+        commit = self._clean_at = self.head()
+        if commit is not None and self.settings.signing is not None:
+            self.verified.add(commit)
+        return commit
 
     @contextlib.contextmanager
     def message_file(self, text: str) -> Iterator[Path]:
@@ -357,7 +363,7 @@ class Workspace(Closing):
 
         SSH signatures are checked against ``allowed_signers`` (git's
         ``gpg.ssh.allowedSignersFile``), OpenPGP ones against gpg's keyring. An unsigned commit
-        or a bad or unknown signature raises ``StalledError``: someone must look at it.
+        or a bad or unknown signature raises ``UnverifiedCommitError``: someone must look at it.
         """
         config: list[tuple[str, str]] = []
         if allowed_signers is not None:
@@ -366,9 +372,24 @@ class Workspace(Closing):
         try:
             self.run("verify-commit", commit, config=config)
         except GitCommandError as exc:
-            msg = f"commit {commit} has no valid signature: {exc.detail or 'unsigned'}"
-            raise StalledError(msg) from None
+            why = self._signature_problem(commit, config) or f"failed: {exc.detail}"
+            raise UnverifiedCommitError(commit, why) from None
         return self.run("log", "-1", "--format=%GF", commit, config=config).strip()
+
+    def _signature_problem(self, commit: str, config: Sequence[tuple[str, str]]) -> str | None:
+        """Why ``verify-commit`` refused ``commit``, from git's ``%G?`` letter and ``%GK`` key."""
+        out = self.run("log", "-1", "--format=%G?|%GK", commit, config=config)
+        status, _, key = out.strip().partition("|")
+        key = key or "an unknown key"
+        return {
+            "N": "is unsigned",
+            "B": "has a bad signature (it was changed after signing)",
+            "E": f"is signed by {key}, which is not an allowed signer",
+            "U": f"is signed by {key}, which is not an allowed signer",
+            "X": f"has a signature by {key} that has expired",
+            "Y": f"is signed by {key}, which has expired",
+            "R": f"is signed by {key}, which is revoked",
+        }.get(status)
 
     def push(self) -> None:
         """Push HEAD to the branch: never forced; a rejection raises ``PushRejectedError``."""
