@@ -30,6 +30,7 @@ from reconciler.controlplane.client import Endpoint, GrpcSource
 from reconciler.controlplane.server import ReferenceControlPlane, start
 from reconciler.errors import ConfigError
 from reconciler.gitops import GitSettings, Identity, Signing, Workspace
+from reconciler.gitops.trust import TrustedCommits
 from reconciler.sync import PassOptions
 
 if TYPE_CHECKING:
@@ -246,3 +247,13 @@ def test_the_service_stays_up_on_an_unsigned_head_and_goes_on_once_it_is_signed(
         refusals[0].getMessage()
     )
     assert controller.describe()["stalled"] is None
+
+
+def test_a_long_running_service_keeps_only_recent_trusted_commits() -> None:
+    """Only the head is ever checked: months of commits must not pile up in memory."""
+    trusted = TrustedCommits(limit=3)
+    for commit in ("a", "b", "c", "a", "d"):  # "a" again: it becomes the newest
+        trusted.add(commit)
+    assert len(trusted) == 3
+    assert "b" not in trusted
+    assert all(commit in trusted for commit in ("c", "a", "d"))

@@ -18,6 +18,34 @@ if TYPE_CHECKING:
     from reconciler.gitops.workspace import Workspace
 
 
+class TrustedCommits:
+    """Commits known to carry a trusted signature; only the newest ``limit`` are kept.
+
+    A pass only ever asks about the branch head, so older entries are dead weight in a service
+    that commits for months.
+    """
+
+    def __init__(self, limit: int = 64) -> None:
+        """Hold at most ``limit`` commits, dropping the oldest first."""
+        self._commits: dict[str, None] = {}  # insertion-ordered: the oldest first
+        self._limit = limit
+
+    def add(self, commit: str) -> None:
+        """Trust ``commit`` (again: it becomes the newest)."""
+        self._commits.pop(commit, None)
+        self._commits[commit] = None
+        if len(self._commits) > self._limit:
+            del self._commits[next(iter(self._commits))]
+
+    def __contains__(self, commit: object) -> bool:
+        """Whether ``commit`` is among the trusted ones kept."""
+        return commit in self._commits
+
+    def __len__(self) -> int:
+        """How many are kept."""
+        return len(self._commits)
+
+
 def check_base(workspace: Workspace) -> None:
     """Refuse to build on the workspace's HEAD unless it carries a trusted signature.
 

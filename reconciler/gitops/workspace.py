@@ -47,6 +47,7 @@ from reconciler.errors import (
     WorkdirError,
     redact,
 )
+from reconciler.gitops.trust import TrustedCommits
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -99,7 +100,7 @@ class Workspace(Closing):
         self._clean_at: str | None = None
         # Commits known to carry a trusted signature: verified ones, and those this workspace
         # signed itself, so a pass on our own last commit runs no gpg or ssh-keygen.
-        self.verified: set[str] = set()
+        self.verified = TrustedCommits()
 
     def close(self) -> None:
         """Release GitPython's cat-file processes and caches."""
