@@ -73,23 +73,32 @@ def wait(condition: Any, timeout: float = 600.0) -> None:
         time.sleep(0.001)  # 1 ms: the poll must not add to the latency it measures
 
 
-def serve(state: Path) -> tuple[subprocess.Popen[str], int]:
-    """``cilium-gitops control-plane serve`` on ``state`` as its own process, and its port."""
-    command = [sys.executable, "-m", "reconciler", "control-plane", "serve", "--state", str(state)]
+def listening(command: list[str]) -> tuple[subprocess.Popen[str], str]:
+    """A gRPC server process started with ``command``, and the HOST:PORT it says it listens on.
+
+    The reference server and bench/feeder both print ``listening on grpc://HOST:PORT ...`` on
+    stderr once they listen.
+    """
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
-    url = process.stderr.readline().split()[2]  # "listening on grpc://HOST:PORT (version N)"
-    return process, int(url.rsplit(":", 1)[1])
+    return process, process.stderr.readline().split()[2].removeprefix("grpc://")
+
+
+def serve(state: Path) -> tuple[subprocess.Popen[str], str]:
+    """``cilium-gitops control-plane serve`` on ``state`` as its own process, and its target."""
+    return listening(
+        [sys.executable, "-m", "reconciler", "control-plane", "serve", "--state", str(state)]
+    )
 
 
 class Service:
     """The long-running service (``cilium-gitops run``'s controller) on a fresh bare remote."""
 
-    def __init__(self, base: Path, name: str, port: int) -> None:
+    def __init__(self, base: Path, name: str, target: str) -> None:
         folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=base))
         url = init_bare(folder / "remote.git", "main")
         self.stop = threading.Event()
-        source = GrpcSource(Endpoint(f"127.0.0.1:{port}", tls=False), region="bench")
+        source = GrpcSource(Endpoint(target, tls=False), region="bench")
         settings = RunSettings(batch_window=WINDOW, resync_interval=3600)
         self.workspace = Workspace(folder / "work", GitSettings(url=url))
         self.controller = Controller(
@@ -119,9 +128,9 @@ def stream_burst(base: Path, entries: list[dict[str, Any]]) -> tuple[float, int]
         entry["region"] = "bench"
     state = base / "burst.json"
     state.write_text(json.dumps({"policies": []}))
-    process, port = serve(state)
+    process, target = serve(state)
     try:
-        with Service(base, "burst", port) as controller:
+        with Service(base, "burst", target) as controller:
             staged = base / "burst.json.new"
             staged.write_text(json.dumps({"policies": entries}))
             started = time.perf_counter()
@@ -143,7 +152,7 @@ def one_event(base: Path, entries: list[dict[str, Any]]) -> float:
         entry["region"] = "bench"
     server = start(ReferenceControlPlane())
     try:
-        with Service(base, "one", server.port) as controller:
+        with Service(base, "one", f"127.0.0.1:{server.port}") as controller:
             version = server.servicer.load(entries)  # the 10,000 policies, not timed
             wait(lambda: controller.status.version >= version and controller.status.commits > 0)
             latencies = []
@@ -216,10 +225,9 @@ def consume_rate(base: Path, n: int, rounds: int = 3) -> Consumption:
     """
     state = base / "consume.json"
     state.write_text(json.dumps({"policies": generate(n)}))
-    process, port = serve(state)
+    process, target = serve(state)
     best = Consumption()
     try:
-        target = f"127.0.0.1:{port}"
         endpoint = Endpoint(target, tls=False)
         request = pb.WatchCiliumNetworkPoliciesRequest(region="any")
         encoded = request.SerializeToString()
@@ -282,11 +290,8 @@ def feeder_rates(base: Path, n: int, rounds: int = 3) -> tuple[float, float] | N
             )
             encoded = pb.CiliumNetworkPolicyState(apply=apply, version=version).SerializeToString()
             out.write(len(encoded).to_bytes(4, "big") + encoded)
-    command = [node, str(FEEDER / "server.js"), str(messages)]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process, target = listening([node, str(FEEDER / "server.js"), str(messages)])
     try:
-        assert process.stderr is not None
-        target = process.stderr.readline().split()[2].removeprefix("grpc://")
         ours = plain = 0.0
         for _ in range(rounds):
             with GrpcSource(Endpoint(target, tls=False), region="any") as source:

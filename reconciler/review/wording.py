@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reconciler.review.peers import FILTERS, namespace_text, port_text
+from reconciler.review.flows import filters
+from reconciler.review.peers import namespace_text, port_text
 
 if TYPE_CHECKING:
     from reconciler.review.diff import Review
@@ -72,7 +73,7 @@ def l7_change(change: FlowChange) -> str:
         return l7_text(change.l7_before)
     # An empty side is named for what the other side had: a request filter, or only conditions
     # on how traffic is carried (mutual auth, a listener, TLS), which are no L7 filter.
-    filtered = any(c.startswith(FILTERS) for c in (*change.l7_before, *change.l7_after))
+    filtered = filters(change.l7_before) or filters(change.l7_after)
     nothing = "no L7 filter" if filtered else "none"
     return f"{l7_text(change.l7_before) or nothing} -> {l7_text(change.l7_after) or nothing}"
 
