@@ -38,12 +38,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reconciler.config import DEFAULT_PATH  # noqa: E402
+from reconciler.desired.names import DEFAULT_PATH  # noqa: E402
+from reconciler.desired.policy import DesiredPolicy, parse_policy  # noqa: E402
+from reconciler.desired.state import DesiredState, FileSource  # noqa: E402
 from reconciler.gitops import GitSettings, Workspace, init_bare  # noqa: E402
-from reconciler.models import DesiredPolicy, parse_policy  # noqa: E402
-from reconciler.sources import DesiredState, FileSource  # noqa: E402
-from reconciler.sync import PassCache, PassOptions, reconcile  # noqa: E402
-from reconciler.templates import load_templates  # noqa: E402
+from reconciler.reconcile.passes import PassCache, PassOptions, reconcile  # noqa: E402
+from reconciler.render.templates import load_templates  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable

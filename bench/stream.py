@@ -45,16 +45,17 @@ import grpc  # noqa: E402
 import grpc.experimental  # noqa: E402
 from run import Bench, generate  # noqa: E402
 
-from reconciler.controller import Controller, RunSettings  # noqa: E402
-from reconciler.controlplane.client import Endpoint, GrpcSource  # noqa: E402
+from reconciler.controlplane.client import GrpcSource  # noqa: E402
+from reconciler.controlplane.endpoint import Endpoint  # noqa: E402
 from reconciler.controlplane.gen import cluster_pb2 as pb  # noqa: E402
 from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc  # noqa: E402
 from reconciler.controlplane.server import ReferenceControlPlane, start  # noqa: E402
-from reconciler.events import Applied, coalesce  # noqa: E402
+from reconciler.desired.events import Applied, coalesce  # noqa: E402
+from reconciler.desired.state import FileSource  # noqa: E402
 from reconciler.gitops import GitSettings, Workspace, init_bare  # noqa: E402
-from reconciler.sources import FileSource  # noqa: E402
-from reconciler.sync import PassOptions, reconcile  # noqa: E402
-from reconciler.templates import load_templates  # noqa: E402
+from reconciler.reconcile.passes import PassOptions, reconcile  # noqa: E402
+from reconciler.render.templates import load_templates  # noqa: E402
+from reconciler.service.controller import Controller, RunSettings  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -1,9 +1,18 @@
 """cilium-gitops: keeps a GitOps repository's CiliumNetworkPolicies in step with a control plane.
 
-The flow, one pass: a source gives the desired policies (``sources``), which are validated
-(``models``), rendered to canonical YAML (``render``), compared with the files in the repository
-(``tree`` scans, ``plan`` decides), and applied as one commit that is pushed (``gitops``).
-``sync`` is that recipe; ``cli`` is its thin front door.
+The packages, in the order of the flow (each imports only the ones after it):
+
+* ``commands``      the command line, one module per command group;
+* ``service``       the long-running controller: watch, batch, resync, health and metrics;
+* ``reconcile``     one pass: sources, plan, apply, commit, push, pull-request proposals;
+* ``gitops``        the git edge (the only GitPython user) and ``controlplane``, the gRPC edge;
+* ``review``        what a change does to traffic (the pull-request review);
+* ``validate``      the offline checks of policy files for CI;
+* ``render``        canonical YAML and the managed tree's contract;
+* ``desired``       what the control plane wants: the typed policy, the state, the events.
+
+``errors`` (the exception tree) and ``closing`` sit under all of them. ``pyproject.toml``'s
+import-linter contracts enforce the order; ``docs/architecture.md`` draws it.
 """
 
 __version__ = "0.1.0"

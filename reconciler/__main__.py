@@ -1,5 +1,5 @@
 """``python -m reconciler``: the same as the ``cilium-gitops`` command."""
 
-from reconciler.cli import main
+from reconciler.commands.cli import main
 
 main()

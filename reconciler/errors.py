@@ -2,7 +2,7 @@
 
 ::
 
-    CiliumGitopsError                 base: the CLI catches this, and only this, in one place
+    CiliumGitopsError                 base: the commands catch this, and only this, in one place
     +-- RetryableError                transient: back off and try the same pass again
     |   +-- GitRemoteError            fetch/push failed for a reason that may go away
     |   +-- PushRejectedError         someone else pushed first: fetch, re-plan, retry
@@ -12,6 +12,7 @@
     |   +-- ConfigError               bad usage or configuration (exit code 2)
     |   +-- UnsafePathError           the tree contains something we refuse to write through
     |   +-- WorkdirError              the workdir is not ours or is broken
+    |   |   +-- GitCommandError       a git command failed (the remote-facing steps re-classify it)
     |   +-- MassDeletionError         a pass would delete too much: a person must confirm
     |   +-- UnverifiedCommitError     a commit has no signature we trust: sign or revert it
     +-- InvalidInputError             one input is bad: report it, skip it, carry on
@@ -64,6 +65,19 @@ class UnsafePathError(StalledError):
 
 class WorkdirError(StalledError):
     """The working directory exists but is not a clone this tool made, or is damaged."""
+
+
+class GitCommandError(WorkdirError):
+    """A failed git command, already redacted.
+
+    Local commands failing means the workdir is broken (stall); the remote-facing steps of the
+    git edge catch it and translate it into retry or push-rejected errors.
+    """
+
+    def __init__(self, message: str, detail: str) -> None:
+        """``detail`` is git's own output, for callers that tell failures apart by it."""
+        super().__init__(message)
+        self.detail = detail
 
 
 class MassDeletionError(StalledError):

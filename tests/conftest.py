@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from reconciler.gitops import init_bare
-from reconciler.templates import Templates, load_templates
+from reconciler.render.templates import Templates, load_templates
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from reconciler.apply import apply_plan
 from reconciler.errors import UnsafePathError
-from reconciler.plan import Action, Change, Plan
+from reconciler.reconcile.apply import apply_plan
+from reconciler.reconcile.plan import Action, Change, Plan
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.breaker import BreakerState, CircuitBreaker
+from reconciler.service.breaker import BreakerState, CircuitBreaker
 
 
 class Clock:

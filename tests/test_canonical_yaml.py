@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from reconciler.canonical_yaml import dump
+from reconciler.render.canonical_yaml import dump
 
 LOOKALIKES = [
     "yes",

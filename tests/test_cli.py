@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import DEFAULT_PATH, Remote, entry, write_state
 
-from reconciler.cli import cli
+from reconciler.commands.cli import cli
 
 if TYPE_CHECKING:
     from pathlib import Path

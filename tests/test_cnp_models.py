@@ -10,8 +10,8 @@ import yaml
 from conftest import CILIUM
 from pydantic import BaseModel, ValidationError
 
-from reconciler.cnp import Rule, error_path
-from reconciler.models import DesiredPolicy, Rejection, parse_policy
+from reconciler.desired.cnp import Rule, error_path
+from reconciler.desired.policy import DesiredPolicy, Rejection, parse_policy
 
 CRDS = [CILIUM / release / "ciliumnetworkpolicies.yaml" for release in ("crds", "v1.19.4/crds")] + [
     CILIUM / release / "ciliumclusterwidenetworkpolicies.yaml"

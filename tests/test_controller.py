@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING
 import pytest
 from conftest import DEFAULT_PATH, Remote, entry, git, wait_for
 
-from reconciler.controller import Controller, RunSettings
-from reconciler.controlplane.client import Endpoint, GrpcSource
+from reconciler.controlplane.client import GrpcSource
+from reconciler.controlplane.endpoint import Endpoint
 from reconciler.controlplane.server import ReferenceControlPlane, RunningServer, start
-from reconciler.events import Applied, Deleted, Event, Received
+from reconciler.desired.events import Applied, Deleted, Event, Received
+from reconciler.desired.policy import Rejection
 from reconciler.gitops import GitSettings, Identity, Workspace
-from reconciler.health import Metrics, serve_http
-from reconciler.models import Rejection
-from reconciler.sync import PassOptions
+from reconciler.reconcile.passes import PassOptions
+from reconciler.service.controller import Controller, RunSettings
+from reconciler.service.health import Metrics, serve_http
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from subprocess import Popen
     from typing import Self
 
-    from reconciler.templates import Templates
+    from reconciler.render.templates import Templates
 
 FAST = RunSettings(batch_window=0.3, resync_interval=3600, retry_delay=0.2, breaker_cool_down=0.2)
 

@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import DEFAULT_PATH, ROOT, Remote, entry, git, wait_for, write_state
 
-from reconciler.cli import cli
-from reconciler.controlplane.client import Endpoint, GrpcSource
+from reconciler.commands.cli import cli
+from reconciler.controlplane.client import GrpcSource
+from reconciler.controlplane.endpoint import Endpoint
 from reconciler.controlplane.gen import cluster_pb2 as pb
 from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc
 from reconciler.controlplane.server import ReferenceControlPlane, RunningServer, start

@@ -10,10 +10,10 @@ from conftest import entry, wait_for
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from reconciler.controlplane.client import Endpoint, GrpcSource
+from reconciler.controlplane.client import GrpcSource
+from reconciler.controlplane.endpoint import Endpoint
 from reconciler.controlplane.server import ReferenceControlPlane, start
-from reconciler.errors import CursorExpiredError
-from reconciler.events import (
+from reconciler.desired.events import (
     Applied,
     Deleted,
     DesiredSet,
@@ -22,8 +22,9 @@ from reconciler.events import (
     coalesce,
     validate_ahead,
 )
-from reconciler.models import DesiredPolicy, Rejection, parse_policy
-from reconciler.sources import DesiredState
+from reconciler.desired.policy import DesiredPolicy, Rejection, parse_policy
+from reconciler.desired.state import DesiredState
+from reconciler.errors import CursorExpiredError
 
 if TYPE_CHECKING:
     from reconciler.controlplane.server import RunningServer

@@ -8,13 +8,13 @@ import pytest
 import yaml
 from conftest import EXAMPLES
 
-from reconciler.models import DesiredPolicy, parse_policy
-from reconciler.render import Renderer
+from reconciler.desired.policy import DesiredPolicy, parse_policy
+from reconciler.render.manifest import Renderer
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reconciler.templates import Templates
+    from reconciler.render.templates import Templates
 
 FILES = sorted(EXAMPLES.rglob("*.yaml")) + sorted(EXAMPLES.rglob("*.yml"))
 KINDS = {"CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"}

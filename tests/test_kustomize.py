@@ -10,13 +10,13 @@ import pytest
 import yaml
 from conftest import ROOT, entry, write_state
 
-from reconciler.sources import FileSource
-from reconciler.sync import render_only
+from reconciler.desired.state import FileSource
+from reconciler.reconcile.passes import render_only
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reconciler.templates import Templates
+    from reconciler.render.templates import Templates
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from reconciler.logs import configure
+from reconciler.service.logs import configure
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

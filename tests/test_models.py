@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.models import DesiredPolicy, PolicyKind, Rejection, parse_policy
+from reconciler.desired.policy import DesiredPolicy, PolicyKind, Rejection, parse_policy
 
 SPEC = {"endpointSelector": {"matchLabels": {"app": "web"}}, "ingress": [{}]}
 

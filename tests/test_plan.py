@@ -13,16 +13,16 @@ from conftest import GOLDEN, assert_golden, entry
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from reconciler.apply import apply_plan
+from reconciler.desired.policy import DesiredPolicy, parse_policy
+from reconciler.desired.state import FileSource
 from reconciler.errors import UnsafePathError
-from reconciler.models import DesiredPolicy, parse_policy
-from reconciler.plan import Action, make_plan, planned_after, replan, tree_after
-from reconciler.render import Renderer
-from reconciler.report import plan_lines, rejection_lines
-from reconciler.sources import FileSource
-from reconciler.sync import render_only
-from reconciler.templates import Templates, load_templates
-from reconciler.tree import ScanCache, scan
+from reconciler.reconcile.apply import apply_plan
+from reconciler.reconcile.passes import render_only
+from reconciler.reconcile.plan import Action, make_plan, planned_after, replan, tree_after
+from reconciler.reconcile.report import plan_lines, rejection_lines
+from reconciler.render.manifest import Renderer
+from reconciler.render.templates import Templates, load_templates
+from reconciler.render.tree import ScanCache, scan
 
 TREES = GOLDEN / "trees"
 CASES = sorted(p.name for p in TREES.iterdir()) if TREES.is_dir() else []

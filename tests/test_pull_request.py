@@ -13,19 +13,20 @@ from click.testing import CliRunner, Result
 from conftest import DEFAULT_PATH, Remote, assert_golden, entry, git, wait_for, write_state
 from test_signing import allowed_signers_for, make_ssh_key
 
-from reconciler.cli import cli
-from reconciler.controller import Controller, RunSettings
-from reconciler.controlplane.client import Endpoint, GrpcSource
+from reconciler.commands.cli import cli
+from reconciler.controlplane.client import GrpcSource
+from reconciler.controlplane.endpoint import Endpoint
 from reconciler.controlplane.server import ReferenceControlPlane, start
+from reconciler.desired.state import FileSource
 from reconciler.errors import ConfigError, StalledError
 from reconciler.gitops import GitSettings, Identity, Signing, Workspace, notes_ref
-from reconciler.pull_request import MARKER, Description, Origin, describe
+from reconciler.reconcile.description import MARKER, Description, Origin, describe
+from reconciler.reconcile.passes import PassOptions, SyncResult, change_lines, reconcile
 from reconciler.review import compare
-from reconciler.sources import FileSource
-from reconciler.sync import PassOptions, SyncResult, change_lines, reconcile
+from reconciler.service.controller import Controller, RunSettings
 
 if TYPE_CHECKING:
-    from reconciler.templates import Templates
+    from reconciler.render.templates import Templates
 
 BRANCH = "cilium-gitops/eu-west-1"
 SHOP = [entry("shop", "cart", version=3), entry("shop", "catalog", version=4)]
@@ -322,7 +323,7 @@ def test_description_golden() -> None:
     """The body a reviewer reads, pinned for a fixed change (a port moves, a rule widens)."""
     before = {"shop/cart.yaml": _policy("8080", "frontend").encode()}
     after = {"shop/cart.yaml": _policy("9090", None).encode()}
-    from reconciler.plan import Action, Change, Plan  # noqa: PLC0415
+    from reconciler.reconcile.plan import Action, Change, Plan  # noqa: PLC0415
 
     plan = Plan((Change(Action.UPDATE, "shop/cart.yaml", "shop-cart", "changed", b""),), version=12)
     origin = Origin(12, "eu-west-1", "main", "0123456789abcdef0123")

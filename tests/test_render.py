@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_canonical_yaml import LOOKALIKES
 
-from reconciler.cnp import _LABEL_VALUE
-from reconciler.models import DesiredPolicy, parse_policy
-from reconciler.render import Renderer
-from reconciler.tree import inspect
+from reconciler.desired.cnp_fields import _LABEL_VALUE
+from reconciler.desired.policy import DesiredPolicy, parse_policy
+from reconciler.render.manifest import Renderer
+from reconciler.render.tree import inspect
 
 if TYPE_CHECKING:
-    from reconciler.templates import Templates
+    from reconciler.render.templates import Templates
 
 CASES: dict[str, dict[str, Any]] = {
     "l7-http": {
@@ -133,8 +133,8 @@ def test_byte_identical_across_processes_and_hash_seeds() -> None:
         "import sys, json\n"
         "sys.path.insert(0, 'tests')\n"
         "from test_render import CASES, policy\n"
-        "from reconciler.render import Renderer\n"
-        "from reconciler.templates import load_templates\n"
+        "from reconciler.render.manifest import Renderer\n"
+        "from reconciler.render.templates import load_templates\n"
         "r = Renderer(load_templates())\n"
         "sys.stdout.buffer.write(b''.join(r.document(policy(c)) for c in CASES.values()))\n"
     )
@@ -237,7 +237,7 @@ def _normalise_ports(value: Any) -> Any:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(entries)
 def test_render_then_parse_is_identity(raw: dict[str, Any]) -> None:
-    from reconciler.templates import load_templates  # noqa: PLC0415 - fixtures and given don't mix
+    from reconciler.render.templates import load_templates  # noqa: PLC0415 - fixtures and given don't mix
 
     original = policy(raw)
     document = Renderer(load_templates()).document(original).decode()

@@ -28,9 +28,9 @@ from ruamel.yaml import YAML
 from test_cli import run
 from test_review_diff import WEB, cnp, dump
 
-from reconciler.cli import cli
+from reconciler.commands.cli import cli
 from reconciler.review.markdown import GITHUB_COMMENT_LIMIT, MARKER, MIN_LIMIT, truncate
-from reconciler.review.validation import MAX_FINDINGS, section
+from reconciler.review.validation_summary import MAX_FINDINGS, section
 
 GITHUB = ROOT / "sample-repo" / ".github"
 WORKFLOW = GITHUB / "workflows" / "review-policies.yml"

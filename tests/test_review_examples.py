@@ -17,8 +17,8 @@ import yaml
 from conftest import EXAMPLES
 
 from reconciler.review import Review, ReviewInputError, compare, explain, flows_of, render
-from reconciler.review.formats import FORMATS
 from reconciler.review.markdown import MARKER
+from reconciler.review.output import FORMATS
 
 if TYPE_CHECKING:
     from collections.abc import Callable

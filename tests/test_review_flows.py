@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from reconciler.review import compare, explain, render
 from reconciler.review.flows import flows_of, policy_rules
-from reconciler.review.formats import FORMATS
+from reconciler.review.output import FORMATS
 
 if TYPE_CHECKING:
     from pathlib import Path

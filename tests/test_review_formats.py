@@ -20,7 +20,7 @@ import yaml
 from conftest import EXAMPLES, assert_golden
 
 from reconciler.review import compare, render
-from reconciler.review.formats import FORMATS
+from reconciler.review.output import FORMATS
 
 CASE = Path(__file__).parent / "data" / "review" / "pr"
 SUFFIX = {"text": "txt", "json": "json", "markdown": "md"}

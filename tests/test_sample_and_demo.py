@@ -8,14 +8,14 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import DEFAULT_PATH, ROOT, git
 
-from reconciler.cli import cli
-from reconciler.sources import FileSource
-from reconciler.sync import render_only
+from reconciler.commands.cli import cli
+from reconciler.desired.state import FileSource
+from reconciler.reconcile.passes import render_only
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reconciler.templates import Templates
+    from reconciler.render.templates import Templates
 
 
 @pytest.fixture(scope="module")

@@ -18,16 +18,16 @@ from conftest import (
     write_state,
 )
 
-from reconciler.cli import cli
+from reconciler.commands.cli import cli
+from reconciler.desired.state import FileSource
 from reconciler.errors import ConfigError, StalledError
 from reconciler.gitops import GitSettings, Identity, Signing, Workspace
-from reconciler.sources import FileSource
-from reconciler.sync import PassOptions, SyncResult, reconcile
+from reconciler.reconcile.passes import PassOptions, SyncResult, reconcile
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reconciler.templates import Templates
+    from reconciler.render.templates import Templates
 
 SHOP = [entry("shop", "cart", version=3), entry("shop", "catalog", version=4)]
 

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import DEFAULT_PATH, ROOT, Remote, _free_port, entry, git, wait_for, write_state
 
-from reconciler.cli import cli
+from reconciler.commands.cli import cli
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING
 import pytest
 from conftest import DEFAULT_PATH, Remote, entry, git, write_state
 
+from reconciler.desired.state import DesiredState, FileSource
 from reconciler.errors import ConfigError, PushRejectedError, StalledError, UnsafePathError
 from reconciler.gitops import VERSION_TRAILER, GitSettings, Identity, Workspace, init_bare
-from reconciler.plan import Action
-from reconciler.sources import DesiredState, FileSource
-from reconciler.sync import Backoff, PassCache, PassOptions, SyncResult, reconcile
+from reconciler.reconcile.passes import Backoff, PassCache, PassOptions, SyncResult, reconcile
+from reconciler.reconcile.plan import Action
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reconciler.templates import Templates
+    from reconciler.render.templates import Templates
 
 SHOP = [entry("shop", "cart", version=3), entry("shop", "catalog", version=4)]
 

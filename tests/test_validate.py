@@ -9,16 +9,16 @@ import pytest
 from click.testing import CliRunner
 from conftest import EXAMPLES, ROOT, entry
 
-from reconciler.cli import cli
-from reconciler.models import DesiredPolicy, parse_policy
-from reconciler.render import Renderer
-from reconciler.tree import kustomization
+from reconciler.commands.cli import cli
+from reconciler.desired.policy import DesiredPolicy, parse_policy
+from reconciler.render.manifest import Renderer
+from reconciler.render.tree import kustomization
 from reconciler.validate.runner import PARALLEL_FROM, Settings, run
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reconciler.templates import Templates
+    from reconciler.render.templates import Templates
 
 SELECT = {"matchLabels": {"app": "api"}}
 DNS = {

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.validate import formats
+from reconciler.validate import ci_formats, finding_text, formats
 from reconciler.validate.findings import RULES, Finding, Severity, rule
 
 GOLDEN = Path(__file__).parent / "data" / "validate" / "formats"
@@ -247,7 +247,7 @@ def test_json_is_laid_out_as_json_dumps_lays_it_out(found: list[Finding]) -> Non
     """The findings are written by hand for speed: byte for byte what json.dumps would write."""
     text = render("json", found, files_checked=3, policies_checked=4)
     assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=True)
-    ordered = formats._ordered(found)
+    ordered = finding_text.ordered(found)
     assert [f["message"] for f in json.loads(text)["findings"]] == [f.message for f in ordered]
     assert [f["policy"] for f in json.loads(text)["findings"]] == [f.policy for f in ordered]
 
@@ -387,7 +387,7 @@ def check_sarif(log: dict[str, Any]) -> None:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
         assert result["level"] in LEVELS
         assert result["message"]["text"]
-        fingerprints.add(result["partialFingerprints"][formats.FINGERPRINT])
+        fingerprints.add(result["partialFingerprints"][ci_formats.FINGERPRINT])
         (location,) = result["locations"]  # GitHub refuses results without a physical location
         shape("location", location)
         shape("physical", location["physicalLocation"])
@@ -438,7 +438,7 @@ def test_sarif_fingerprints_ignore_lines() -> None:
     """A finding keeps its fingerprint when its line moves; identical ones get numbered."""
     moved = Finding(PORT, Severity.ERROR, "a.yaml", 40, 3, "ns/p", "m", "", path="spec")
     before = Finding(PORT, Severity.ERROR, "a.yaml", 4, 3, "ns/p", "m", "", path="spec")
-    key = formats.FINGERPRINT
+    key = ci_formats.FINGERPRINT
 
     def fingerprints(findings: list[Finding]) -> list[str]:
         log = json.loads(render("sarif", findings))
@@ -524,11 +524,11 @@ def test_github_commands_round_trip() -> None:
 
 def test_github_escaping() -> None:
     """%, CR and LF are escaped in messages; properties also escape : and ,."""
-    assert formats._escape_data("100%\r\n: ,") == "100%25%0D%0A: ,"
-    assert formats._escape_property("100%\r\n: ,") == "100%25%0D%0A%3A %2C"
+    assert ci_formats._escape_data("100%\r\n: ,") == "100%25%0D%0A: ,"
+    assert ci_formats._escape_property("100%\r\n: ,") == "100%25%0D%0A%3A %2C"
     # Escaping "%" first keeps a literal "%0A" literal.
-    assert unescape_data(formats._escape_data("%0A")) == "%0A"
-    assert unescape_property(formats._escape_property("%3A,%2C")) == "%3A,%2C"
+    assert unescape_data(ci_formats._escape_data("%0A")) == "%0A"
+    assert unescape_property(ci_formats._escape_property("%3A,%2C")) == "%3A,%2C"
     odd = next(line for line in render("github").split("\n") if "zürich" in line)
     assert odd.startswith("::warning file=policies/zürich/a%2Cb%3Ac 100%25.yaml,line=4,col=9,")
     assert "\n" not in odd

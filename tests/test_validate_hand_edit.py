@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING
 from click.testing import CliRunner
 from conftest import entry, git
 
-from reconciler.cli import cli
-from reconciler.models import DesiredPolicy, parse_policy
-from reconciler.render import Renderer
-from reconciler.tree import kustomization
+from reconciler.commands.cli import cli
+from reconciler.desired.policy import DesiredPolicy, parse_policy
+from reconciler.render.manifest import Renderer
+from reconciler.render.tree import kustomization
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reconciler.templates import Templates
+    from reconciler.render.templates import Templates
 
 
 def managed_repo(tmp_path: Path, templates: Templates) -> Path:

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from conftest import entry
 
-from reconciler.models import DesiredPolicy, parse_policy
-from reconciler.render import Renderer
-from reconciler.tree import kustomization
+from reconciler.desired.policy import DesiredPolicy, parse_policy
+from reconciler.render.manifest import Renderer
+from reconciler.render.tree import kustomization
 from reconciler.validate import lint, repository
 from reconciler.validate.documents import UnreadableError, load, parse
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reconciler.templates import Templates
+    from reconciler.render.templates import Templates
 
 SELECT = {"matchLabels": {"app": "api"}}
 

@@ -24,19 +24,20 @@ from conftest import (
     write_state,
 )
 
-from reconciler.cli import cli
-from reconciler.controller import Controller, RunSettings
-from reconciler.controlplane.client import Endpoint, GrpcSource
+from reconciler.commands.cli import cli
+from reconciler.controlplane.client import GrpcSource
+from reconciler.controlplane.endpoint import Endpoint
 from reconciler.controlplane.server import ReferenceControlPlane, start
 from reconciler.errors import ConfigError
 from reconciler.gitops import GitSettings, Identity, Signing, Workspace
 from reconciler.gitops.trust import TrustedCommits
-from reconciler.sync import PassOptions
+from reconciler.reconcile.passes import PassOptions
+from reconciler.service.controller import Controller, RunSettings
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reconciler.templates import Templates
+    from reconciler.render.templates import Templates
 
 EXIT_STALLED = 1  # cli.EXIT_FAILURE: a StalledError that is not a configuration error
 BOT = Identity("bot", "bot@example.com")

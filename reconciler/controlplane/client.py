@@ -1,11 +1,11 @@
 """The gRPC edge: the only module that talks to a control plane over the wire.
 
-Sits where ``sources.FileSource`` sits for files: ``GrpcSource.desired()`` returns a
-``DesiredState`` for a resync, read with the ``ListDesiredCiliumNetworkPolicies`` extension.
-Every wire message becomes a raw entry for ``models.parse_policy``; a message missing one of its
-required fields is rejected with the field and the id, and the others go on. Every gRPC failure
-is translated into this package's errors, by what the loop should do: a wrong token or region
-is a ``ConfigError`` (a person must act: no retry storm), an unreachable server a
+Sits where ``desired.state.FileSource`` sits for files: ``GrpcSource.desired()`` returns a
+``DesiredState`` for a resync, read with the ``ListDesiredCiliumNetworkPolicies`` extension. Every
+wire message becomes a raw entry for ``desired.policy.parse_policy``; a message missing one of its
+required fields is rejected with the field and the id, and the others go on. Every gRPC failure is
+translated into this package's errors, by what the loop should do: a wrong token or region is a
+``ConfigError`` (a person must act: no retry storm), an unreachable server a
 ``SourceUnavailableError`` (back off and retry).
 """
 
@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import grpc
 import grpc.experimental
@@ -25,20 +23,21 @@ from pydantic_core import from_json
 from reconciler.closing import Closing
 from reconciler.controlplane.gen import cluster_pb2 as pb
 from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc
-from reconciler.errors import ConfigError, CursorExpiredError, SourceUnavailableError
-from reconciler.events import Applied, Deleted, DesiredSet, Event, Received, coalesce
-from reconciler.models import (
+from reconciler.desired.events import Applied, Deleted, DesiredSet, Event, Received, coalesce
+from reconciler.desired.policy import (
     DesiredPolicy,
     PolicyKind,
     Rejection,
     many_policies,
     parse_policy,
 )
-from reconciler.sources import DesiredState, TlsFiles
+from reconciler.desired.state import DesiredState
+from reconciler.errors import ConfigError, CursorExpiredError, SourceUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
+
+    from reconciler.controlplane.endpoint import Endpoint
 
 _STALLING = frozenset(
     {
@@ -54,52 +53,6 @@ _QUIET = 0.5
 # Server streams are read on the calling thread instead of through grpcio's polling thread: it
 # doubles the rate at which watch events are taken off the wire (measured in bench/stream.py).
 _CHANNEL_OPTIONS = ((grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, 1),)
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """Where and how to reach the control plane."""
-
-    target: str  # host:port
-    tls: bool
-    token: str | None = None
-    ca: bytes | None = None  # PEM roots; None: the system's
-    client_cert: bytes | None = None  # PEM chain, for mutual TLS
-    client_key: bytes | None = None
-
-
-def parse_endpoint(url: str, *, token: str | None, tls: TlsFiles | None = None) -> Endpoint:
-    """``grpc://host:port`` (plaintext) or ``grpcs://host:port`` (TLS, with optional files)."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"grpc", "grpcs"} or not parts.hostname or parts.port is None:
-        msg = f"control-plane URL {url!r} must be grpc://HOST:PORT or grpcs://HOST:PORT"
-        raise ConfigError(msg)
-    files = tls or TlsFiles()
-    secure = parts.scheme == "grpcs"
-    if not secure and (files.ca or files.cert or files.key):
-        msg = "--ca-file, --client-cert and --client-key need a grpcs:// control plane"
-        raise ConfigError(msg)
-    if (files.cert is None) != (files.key is None):
-        msg = "--client-cert and --client-key go together"
-        raise ConfigError(msg)
-    return Endpoint(
-        f"{parts.hostname}:{parts.port}",
-        secure,
-        token,
-        ca=_read(files.ca),
-        client_cert=_read(files.cert),
-        client_key=_read(files.key),
-    )
-
-
-def _read(path: Path | None) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        msg = f"{path}: cannot read: {exc.strerror}"
-        raise ConfigError(msg) from None
 
 
 class GrpcSource(Closing):

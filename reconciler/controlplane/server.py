@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import grpc
 
 from reconciler.controlplane.gen import cluster_pb2 as pb
-from reconciler.sources import load_document
+from reconciler.desired.state import load_document
 
 if TYPE_CHECKING:
     from pathlib import Path

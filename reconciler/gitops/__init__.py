@@ -1,15 +1,19 @@
 """The git edge: the only package that imports GitPython or runs git.
 
-Sits at the end of a pass. ``settings`` holds what the edge is told (remote, branches, identity,
-signing) and runs nothing; ``workspace`` owns the service's working directory (align with the
-remote, stage, commit, sign, push; never a forced push to the watched branch); ``proposals``
-publishes a pass as a pull-request branch with its description instead (the one ref that is
-ever replaced, under a lease); ``trust`` refuses to build on a head nobody trusted signed;
-``history`` reads a user's checkout for the review commands.
+Used by ``reconcile`` and ``service`` (and wired up by ``commands``); it imports nothing of ours
+but the exception tree. ``settings`` holds what the edge is told (remote, branches, identity,
+signing) and runs nothing; ``credentials`` says how git authenticates without a secret in argv
+or on disk; ``workspace`` owns the service's working directory (align with the remote, stage,
+commit, sign, push; never a forced push to the watched branch); ``branches`` publishes a pass as
+a pull-request branch with its description instead (the one ref that is ever replaced, under a
+lease); ``trust`` refuses to build on a head nobody trusted signed; ``log`` reads a user's
+checkout for the review commands.
+
+Exports the names below; everything else is internal to its module.
 """
 
-from reconciler.gitops.history import Change, changes_to, files_at
-from reconciler.gitops.proposals import RemoteBranch, notes_ref, publish, read_branch, withdraw
+from reconciler.gitops.branches import RemoteBranch, notes_ref, publish, read_branch, withdraw
+from reconciler.gitops.log import Change, changes_to, files_at
 from reconciler.gitops.settings import (
     GitSettings,
     Identity,

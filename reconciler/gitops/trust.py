@@ -6,16 +6,56 @@ an unsigned one (pushed by hand, or by someone who should not push) would make F
 the service would launder it. The head a pass is about to build on is therefore verified first
 (SSH signatures against ``allowed_signers``, OpenPGP ones against gpg's keyring), and a refused
 head stalls the pass before anything is written: a person signs or reverts that commit.
+
+Below ``workspace``: it runs git through the function the workspace hands it, and knows the
+workspace only by the few members ``check_base`` reads.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from reconciler.errors import ConfigError, UnverifiedCommitError
+from reconciler.errors import ConfigError, GitCommandError, UnverifiedCommitError
 
 if TYPE_CHECKING:
-    from reconciler.gitops.workspace import Workspace
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from reconciler.gitops.settings import GitSettings
+
+
+class Git(Protocol):
+    """Runs one git command in the workdir with per-call ``-c`` settings; its output."""
+
+    def __call__(self, *args: str, config: Sequence[tuple[str, str]] = ()) -> str:
+        """Run ``git args``; a failure raises ``GitCommandError``."""
+        ...
+
+
+class Base(Protocol):
+    """What ``check_base`` needs of a workspace."""
+
+    @property
+    def settings(self) -> GitSettings:
+        """The edge's settings: branch, ``verify_base``, ``allowed_signers``."""
+        ...
+
+    @property
+    def verified(self) -> TrustedCommits:
+        """Commits known to carry a trusted signature."""
+        ...
+
+    def head(self) -> str | None:
+        """The commit HEAD points at."""
+        ...
+
+    def touch(self) -> None:
+        """The next update must fetch and check out anew."""
+        ...
+
+    def verify(self, commit: str, *, allowed_signers: Path | None = None) -> str:
+        """Check ``commit``'s signature; the signing key's fingerprint."""
+        ...
 
 
 class TrustedCommits:
@@ -46,7 +86,42 @@ class TrustedCommits:
         return len(self._commits)
 
 
-def check_base(workspace: Workspace) -> None:
+def verify(git: Git, commit: str, *, allowed_signers: Path | None = None) -> str:
+    """Check ``commit``'s signature with ``git verify-commit``; the signing key's fingerprint.
+
+    SSH signatures are checked against ``allowed_signers`` (git's
+    ``gpg.ssh.allowedSignersFile``), OpenPGP ones against gpg's keyring. An unsigned commit or
+    a bad or unknown signature raises ``UnverifiedCommitError``: someone must look at it.
+    """
+    config: list[tuple[str, str]] = []
+    if allowed_signers is not None:
+        path = allowed_signers.expanduser().absolute()
+        config.append(("gpg.ssh.allowedSignersFile", str(path)))
+    try:
+        git("verify-commit", commit, config=config)
+    except GitCommandError as exc:
+        why = _signature_problem(git, commit, config) or f"failed: {exc.detail}"
+        raise UnverifiedCommitError(commit, why) from None
+    return git("log", "-1", "--format=%GF", commit, config=config).strip()
+
+
+def _signature_problem(git: Git, commit: str, config: Sequence[tuple[str, str]]) -> str | None:
+    """Why ``verify-commit`` refused ``commit``, from git's ``%G?`` letter and ``%GK`` key."""
+    out = git("log", "-1", "--format=%G?|%GK", commit, config=config)
+    status, _, key = out.strip().partition("|")
+    key = key or "an unknown key"
+    return {
+        "N": "is unsigned",
+        "B": "has a bad signature (it was changed after signing)",
+        "E": f"is signed by {key}, which is not an allowed signer",
+        "U": f"is signed by {key}, which is not an allowed signer",
+        "X": f"has a signature by {key} that has expired",
+        "Y": f"is signed by {key}, which has expired",
+        "R": f"is signed by {key}, which is revoked",
+    }.get(status)
+
+
+def check_base(workspace: Base) -> None:
     """Refuse to build on the workspace's HEAD unless it carries a trusted signature.
 
     Call after ``Workspace.update``: HEAD is then the remote head of the watched branch. An

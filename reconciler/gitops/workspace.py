@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shlex
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,14 +39,14 @@ import git
 from reconciler.closing import Closing
 from reconciler.errors import (
     ConfigError,
+    GitCommandError,
     GitRemoteError,
     PushRejectedError,
     StalledError,
-    UnverifiedCommitError,
     WorkdirError,
     redact,
 )
-from reconciler.gitops.trust import TrustedCommits
+from reconciler.gitops import credentials, trust
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -58,13 +57,6 @@ VERSION_TRAILER = "Control-Plane-Version"
 REGION_TRAILER = "Control-Plane-Region"
 _OWNER_FILE = "cilium-gitops-workdir"
 REMOTE = "origin"
-# git reads the token from this variable in the credential helper below, never from argv.
-_TOKEN_ENV = "CILIUM_GITOPS_GIT_TOKEN_FOR_HELPER"  # noqa: S105 - the name of a variable, not a secret
-_CREDENTIAL_HELPER = (
-    '!f() { test "$1" = get || exit 0; '
-    'echo "username=${CILIUM_GITOPS_GIT_USERNAME:-x-access-token}"; '
-    f'echo "password=${{{_TOKEN_ENV}}}"; }}; f'
-)
 
 
 def is_rejection(text: str) -> bool:
@@ -92,7 +84,7 @@ class Workspace(Closing):
         """Open (cloning if needed) the workdir; use as a context manager so it gets closed."""
         self.path = workdir
         self.settings = settings
-        self._env = self._environment()
+        self._env = credentials.environment(settings)
         self.repo = self._open()
         # The commit the working tree is known to match exactly (set after a checkout or our own
         # commit, cleared before anything writes to it), so a pass whose remote has not moved
@@ -100,37 +92,13 @@ class Workspace(Closing):
         self._clean_at: str | None = None
         # Commits known to carry a trusted signature: verified ones, and those this workspace
         # signed itself, so a pass on our own last commit runs no gpg or ssh-keygen.
-        self.verified = TrustedCommits()
+        self.verified = trust.TrustedCommits()
 
     def close(self) -> None:
         """Release GitPython's cat-file processes and caches."""
         self.repo.close()
 
     # -- set-up ---------------------------------------------------------------------------
-
-    def _environment(self) -> dict[str, str]:
-        env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
-        if self.settings.token:
-            env[_TOKEN_ENV] = self.settings.token
-        if self.settings.ssh_key is not None:
-            # BatchMode: ssh asks for passwords and host-key confirmations on /dev/tty, not
-            # through SSH_ASKPASS; without it, a command run from a terminal whose key the
-            # server refused waited on a password prompt forever (tests/test_ssh_transport.py).
-            command = ["ssh", "-i", str(self.settings.ssh_key), "-o", "IdentitiesOnly=yes"]
-            command += ["-o", "BatchMode=yes"]
-            if self.settings.known_hosts is not None:
-                command += [
-                    "-o",
-                    f"UserKnownHostsFile={self.settings.known_hosts}",
-                    "-o",
-                    "StrictHostKeyChecking=yes",
-                ]
-            env["GIT_SSH_COMMAND"] = shlex.join(command)
-        signing = self.settings.signing
-        if signing is not None and signing.gnupg_home is not None:
-            # gpg has no option git would pass through; it reads its home from here.
-            env["GNUPGHOME"] = str(signing.gnupg_home)
-        return env
 
     def _url_fingerprint(self) -> str:
         # The owner file stores a hash, so a URL with credentials in it never lands on disk.
@@ -163,9 +131,7 @@ class Workspace(Closing):
 
     def run(self, *args: str, remote: bool = False, config: Sequence[tuple[str, str]] = ()) -> str:
         """Run git in the workdir; ``remote`` adds credentials, ``config`` per-call settings."""
-        prefix: list[str] = []
-        if remote and self.settings.token:
-            prefix = ["-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}"]
+        prefix = credentials.remote_options(self.settings) if remote else []
         for key, value in config:
             prefix += ["-c", f"{key}={value}"]
         try:
@@ -360,37 +326,8 @@ class Workspace(Closing):
         return ConfigError(msg)
 
     def verify(self, commit: str, *, allowed_signers: Path | None = None) -> str:
-        """Check ``commit``'s signature with ``git verify-commit``; the signing key's fingerprint.
-
-        SSH signatures are checked against ``allowed_signers`` (git's
-        ``gpg.ssh.allowedSignersFile``), OpenPGP ones against gpg's keyring. An unsigned commit
-        or a bad or unknown signature raises ``UnverifiedCommitError``: someone must look at it.
-        """
-        config: list[tuple[str, str]] = []
-        if allowed_signers is not None:
-            path = allowed_signers.expanduser().absolute()
-            config.append(("gpg.ssh.allowedSignersFile", str(path)))
-        try:
-            self.run("verify-commit", commit, config=config)
-        except GitCommandError as exc:
-            why = self._signature_problem(commit, config) or f"failed: {exc.detail}"
-            raise UnverifiedCommitError(commit, why) from None
-        return self.run("log", "-1", "--format=%GF", commit, config=config).strip()
-
-    def _signature_problem(self, commit: str, config: Sequence[tuple[str, str]]) -> str | None:
-        """Why ``verify-commit`` refused ``commit``, from git's ``%G?`` letter and ``%GK`` key."""
-        out = self.run("log", "-1", "--format=%G?|%GK", commit, config=config)
-        status, _, key = out.strip().partition("|")
-        key = key or "an unknown key"
-        return {
-            "N": "is unsigned",
-            "B": "has a bad signature (it was changed after signing)",
-            "E": f"is signed by {key}, which is not an allowed signer",
-            "U": f"is signed by {key}, which is not an allowed signer",
-            "X": f"has a signature by {key} that has expired",
-            "Y": f"is signed by {key}, which has expired",
-            "R": f"is signed by {key}, which is revoked",
-        }.get(status)
+        """Check ``commit``'s signature (see ``trust.verify``); the signing key's fingerprint."""
+        return trust.verify(self.run, commit, allowed_signers=allowed_signers)
 
     def push(self) -> None:
         """Push HEAD to the branch: never forced; a rejection raises ``PushRejectedError``."""
@@ -439,19 +376,6 @@ class Workspace(Closing):
             return None
         values = [v for v in value.strip().split(",") if v.strip().isdigit()]
         return max((int(v) for v in values), default=None)
-
-
-class GitCommandError(WorkdirError):
-    """A failed git command, already redacted.
-
-    Local commands failing means the workdir is broken (stall); the remote-facing methods
-    catch it and translate it into retry or push-rejected errors.
-    """
-
-    def __init__(self, message: str, detail: str) -> None:
-        """``detail`` is git's own output, for callers that tell failures apart by it."""
-        super().__init__(message)
-        self.detail = detail
 
 
 def init_bare(path: Path, branch: str) -> str:

@@ -1,6 +1,6 @@
 """A ``Review`` as a pull-request comment: GitHub-flavoured Markdown with a Mermaid flow graph.
 
-One of the formats ``formats.render`` offers (inputs -> flows -> diff -> risks -> formats). The
+One of the formats ``output.render`` offers (inputs -> flows -> compare -> risks -> output). The
 comment opens with a hidden marker, so a workflow can find and update its own comment, then
 gives the summary (then, with ``diff --validation``, the ``validation`` section), the risks, a
 graph of the changed flows (added green, removed red, L7 changed amber, deny rules dotted), a
@@ -36,7 +36,7 @@ from reconciler.review.wording import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from reconciler.review.diff import PolicyChange, Review
+    from reconciler.review.compare import PolicyChange, Review
     from reconciler.review.flows import FlowChange
 
 MARKER = "<!-- cilium-gitops:review -->"

@@ -1,6 +1,6 @@
 r"""The phrases every review format shares: a flow on one line, headings, labels, the summary.
 
-Used by ``formats`` (text, JSON) and ``markdown``, so a flow reads the same in a terminal and in
+Used by ``output`` (text, JSON) and ``markdown``, so a flow reads the same in a terminal and in
 a pull-request comment, and a subject and a peer that are the same pods get the same label (the
 Mermaid graph joins its nodes by label).
 """
@@ -13,7 +13,7 @@ from reconciler.review.flows import filters
 from reconciler.review.peers import namespace_text, port_text
 
 if TYPE_CHECKING:
-    from reconciler.review.diff import Review
+    from reconciler.review.compare import Review
     from reconciler.review.flows import Flow, FlowChange
 
 _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) != "\t"}

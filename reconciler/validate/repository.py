@@ -12,20 +12,30 @@ from __future__ import annotations
 
 import difflib
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml.error import YAMLError
 
+from reconciler.desired.names import (
+    CLUSTER_FOLDER,
+    ID_ANNOTATION,
+    KUSTOMIZATION,
+    VERSION_ANNOTATION,
+)
 from reconciler.validate.documents import yaml_loader
 from reconciler.validate.findings import Issue, Severity, rule
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reconciler.templates import Templates
-    from reconciler.tree import FileState
+    from reconciler.render.templates import Templates
+    from reconciler.render.tree import FileState
     from reconciler.validate.documents import LoadedFile, PolicyDocument
     from reconciler.validate.findings import Path as NodePath
+
+# Given a file and a test of its content, the newest committed (commit, content) that passes.
+History = Callable[["Path", Callable[[bytes], bool]], "tuple[str, bytes] | None"]
 
 NOT_LISTED = rule(
     "CG401",
@@ -62,11 +72,6 @@ DUPLICATE = rule(
     "Two files with one kind, namespace and name: the one Flux applies last wins, silently.",
     "Rename or remove one of them.",
 )
-
-CLUSTER_FOLDER = "_cluster"
-# tree.KUSTOMIZATION, not imported: tree and render load the pydantic models, which costs more
-# than checking hundreds of loose files that never reach the repository checks.
-KUSTOMIZATION = "kustomization.yaml"
 
 
 @functools.cache
@@ -122,11 +127,12 @@ def listing_issue(path: Path, root: Path) -> str | None:
 
 
 def check_file(
-    path: Path, shown: str, loaded: LoadedFile, *, root: Path
+    path: Path, shown: str, loaded: LoadedFile, *, root: Path, history: History | None = None
 ) -> list[tuple[int | None, Issue]]:
     """Repository issues of one file in the tree at ``root`` (see ``tree_root``).
 
-    Each is (document index, or None for the whole file, issue).
+    Each is (document index, or None for the whole file, issue). ``history`` reads the file's
+    committed versions, to show a hand edit as the edit itself.
     """
     found: list[tuple[int | None, Issue]] = []
     if not loaded.policies:  # kustomization.yaml and other files are not ours to place
@@ -142,7 +148,7 @@ def check_file(
     for policy in loaded.policies:
         found.extend((policy.index, issue) for issue in _placement(path, root, policy))
     if not state.intact:
-        found.append((None, _hand_edit(path, shown, loaded)))
+        found.append((None, _hand_edit(path, shown, loaded, history)))
     return found
 
 
@@ -161,18 +167,17 @@ def _placement(path: Path, root: Path, policy: PolicyDocument) -> list[Issue]:
     ]
 
 
-def _hand_edit(path: Path, shown: str, loaded: LoadedFile) -> Issue:
+def _hand_edit(path: Path, shown: str, loaded: LoadedFile, history: History | None) -> Issue:
     """The file's checksum does not match: show the edit, or else what a sync would write.
 
     In a git checkout the diff is from the newest committed version cilium-gitops wrote
     (checksum intact) to the file as it is: exactly the hand edit. Elsewhere the file is
     rendered again from its own content, which shows the lines a sync would rewrite.
     """
-    from reconciler.gitops.history import last_version  # noqa: PLC0415 - git only when needed
-
-    written = last_version(path, lambda content: _inspect(shown, content).intact)
+    written = history(path, lambda content: _inspect(shown, content).intact) if history else None
     if written is not None:
-        before, label = written.content.decode("utf-8", "replace"), written.commit[:12]
+        commit, content = written
+        before, label = content.decode("utf-8", "replace"), commit[:12]
         diff = _diff(before, loaded.text, f"as cilium-gitops wrote it ({label})", "as it is now")
         message = f"edited by hand since commit {label}: the next sync reverts the edit"
         return Issue(HAND_EDITED, (), message, detail=diff)
@@ -191,14 +196,15 @@ def _diff(before: str, after: str, before_label: str, after_label: str) -> str:
 
 
 def _inspect(shown: str, content: bytes) -> FileState:
-    from reconciler.tree import inspect  # noqa: PLC0415 - see KUSTOMIZATION
+    from reconciler.render.tree import inspect  # noqa: PLC0415 - loaded for a managed file only
 
     return inspect(shown, content)
 
 
 def _rerender(loaded: LoadedFile) -> str | None:
-    from reconciler.models import DesiredPolicy, parse_policy  # noqa: PLC0415 - see KUSTOMIZATION
-    from reconciler.render import ID_ANNOTATION, VERSION_ANNOTATION, Renderer  # noqa: PLC0415
+    # pydantic only here: most validate runs never re-render a hand-edited file.
+    from reconciler.desired.policy import DesiredPolicy, parse_policy  # noqa: PLC0415
+    from reconciler.render.manifest import Renderer  # noqa: PLC0415
 
     if len(loaded.policies) != 1:
         return None
@@ -222,7 +228,7 @@ def _rerender(loaded: LoadedFile) -> str | None:
 
 @functools.cache
 def _templates() -> Templates:
-    from reconciler.templates import load_templates  # noqa: PLC0415 - see KUSTOMIZATION
+    from reconciler.render.templates import load_templates  # noqa: PLC0415 - see _rerender
 
     # The shipped templates: a repository rendered with custom ones shows a header diff.
     return load_templates()

@@ -52,6 +52,10 @@ class Settings:
 
     version: str
     flags: AgentFlags = field(default_factory=AgentFlags)
+    # Reads a file's committed versions, for a hand edit's diff (the command passes the git
+    # edge's reader; validate itself never runs git). A module-level function: it is pickled
+    # to the worker processes.
+    history: repository.History | None = None
 
 
 @dataclass(slots=True)
@@ -153,7 +157,8 @@ def check_files(jobs: list[tuple[str, Path | None]], settings: Settings, share: 
             share.findings.append(_finding(issue, shown, (file.line, file.column), None))
             share.unreadable = True
         else:
-            _add(share, job, shown, file, [next(checked) for _ in file.policies])
+            checks = [next(checked) for _ in file.policies]
+            _add(share, job, shown, file, checks, history=settings.history)
 
 
 def _read(path: str) -> LoadedFile | UnreadableError:
@@ -163,12 +168,14 @@ def _read(path: str) -> LoadedFile | UnreadableError:
         return exc
 
 
-def _add(
+def _add(  # noqa: PLR0913 - one file's facts, as check_files holds them
     share: Share,
     job: tuple[str, Path | None],
     shown: str,
     loaded: LoadedFile,
     checked: list[tuple[list[Issue], list[Issue], tuple[list[Issue], lint.Facts]]],
+    *,
+    history: repository.History | None,
 ) -> None:
     """One read file, its policies checked: its findings and facts, and its repository checks."""
     path, top = job
@@ -190,7 +197,8 @@ def _add(
         placed.extend((policy, issue) for issue in facts.dns_issues)
     if root is not None:
         by_index = {p.index: p for p in loaded.policies}
-        for index, issue in repository.check_file(Path(path), shown, loaded, root=root):
+        found = repository.check_file(Path(path), shown, loaded, root=root, history=history)
+        for index, issue in found:
             placed.append((by_index.get(index) if index is not None else None, issue))
     if placed:
         _place(share, placed, shown, loaded)

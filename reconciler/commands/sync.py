@@ -1,0 +1,145 @@
+"""``cilium-gitops sync`` and ``render``: one pass, then exit.
+
+The one-shot commands cron jobs, CI pipelines and first-time users run. ``sync`` reads the
+desired state once, runs ``reconcile.passes.reconcile`` in the workdir, and prints the plan and
+what was committed (or proposed, in pull-request mode); ``render`` writes the tree into a folder
+without git. Both print rejected policies on stderr and exit 3 when there are any.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from reconciler.commands.options import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    git_options,
+    guard,
+    option,
+    source_options,
+)
+from reconciler.commands.wiring import PassSetup, control_plane_token, pass_setup, tls
+from reconciler.errors import redact
+
+if TYPE_CHECKING:
+    from reconciler.desired.policy import Rejection
+    from reconciler.desired.state import DesiredState
+    from reconciler.reconcile.description import Proposal
+    from reconciler.reconcile.passes import SyncResult
+    from reconciler.reconcile.plan import Plan
+
+
+@click.command()
+@source_options
+@git_options
+def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
+    """Reconcile once: plan, commit and push the managed tree, then exit."""
+    from reconciler.gitops import Workspace  # noqa: PLC0415 - see wiring's docstring
+    from reconciler.reconcile.passes import reconcile  # noqa: PLC0415
+    from reconciler.reconcile.sources import read_state  # noqa: PLC0415
+    from reconciler.render.templates import load_templates  # noqa: PLC0415
+
+    setup = pass_setup(kw)
+
+    def run() -> tuple[DesiredState, SyncResult]:
+        templates = load_templates(kw["templates"])
+        state = read_state(
+            kw["control_plane"], region=kw["region"], token=setup.control_plane_token, tls=tls(kw)
+        )
+        with Workspace(setup.workdir, setup.settings) as workspace:
+            return state, reconcile(state, workspace, templates, setup.options)
+
+    _report_sync(kw, setup, guard(run, secrets=setup.secrets))
+
+
+def _report_sync(
+    kw: dict[str, Any], setup: PassSetup, outcome: tuple[DesiredState, SyncResult]
+) -> None:
+    from reconciler.reconcile.report import plan_json, proposal_json  # noqa: PLC0415
+
+    state, result = outcome
+    plan, commit, proposal = result.plan, result.commit, result.proposal
+    rejections = state.rejections + plan.rejections
+    dry_run = setup.options.dry_run
+    if kw["output"] == "json":
+        data = plan_json(plan, commit=commit, dry_run=dry_run, rejections=rejections)
+        if proposal is not None:
+            data["pull_request"] = proposal_json(proposal)
+        click.echo(json.dumps(data, indent=2))
+        sys.exit(EXIT_REJECTED if rejections else EXIT_OK)
+    print_plan(plan, rejections)
+    target = f"{kw['branch']} of {redact(kw['repo'], setup.settings.secrets)}"
+    if dry_run:
+        click.echo(f"dry run: nothing written; {plan.summary}")
+    elif proposal is not None:
+        click.echo(_proposal_line(proposal, target, plan))
+    elif commit is None:
+        click.echo(f"up to date: {target} already matches version {plan.version}")
+    else:
+        click.echo(f"committed {commit[:12]} to {target}: {plan.summary}")
+    sys.exit(EXIT_REJECTED if rejections else EXIT_OK)
+
+
+def _proposal_line(proposal: Proposal, target: str, plan: Plan) -> str:
+    if proposal.description is not None and proposal.commit is not None:
+        return (
+            f"proposed {proposal.commit[:12]} on {proposal.branch} for {target}: {plan.summary}\n"
+            f"pull request: {proposal.description.title}"
+        )
+    if proposal.commit is not None:
+        return (
+            f"up to date: {proposal.branch} already proposes this change ({proposal.commit[:12]})"
+        )
+    if proposal.pushed:
+        return f"nothing pending against {target}: deleted {proposal.branch}"
+    return f"up to date: {target} already matches version {plan.version}; no pull request"
+
+
+@click.command()
+@source_options
+@option(
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the managed tree into (no git).",
+)
+def render(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
+    """Write the managed tree for the desired state into a folder, without git."""
+    from reconciler.reconcile.passes import render_only  # noqa: PLC0415 - see wiring
+    from reconciler.reconcile.report import plan_json  # noqa: PLC0415
+    from reconciler.reconcile.sources import read_state  # noqa: PLC0415
+    from reconciler.render.templates import load_templates  # noqa: PLC0415
+
+    cp_token = control_plane_token(kw)
+
+    def run() -> tuple[DesiredState, Plan]:
+        templates = load_templates(kw["templates"])
+        state = read_state(kw["control_plane"], region=kw["region"], token=cp_token, tls=tls(kw))
+        kw["out"].mkdir(parents=True, exist_ok=True)
+        return state, render_only(state, kw["out"], templates)
+
+    state, plan = guard(run, secrets=(cp_token,) if cp_token else ())
+    rejections = state.rejections + plan.rejections
+    if kw["output"] == "json":
+        click.echo(
+            json.dumps(plan_json(plan, commit=None, dry_run=False, rejections=rejections), indent=2)
+        )
+    else:
+        print_plan(plan, rejections)
+        click.echo(f"rendered into {kw['out']}")
+    sys.exit(EXIT_REJECTED if rejections else EXIT_OK)
+
+
+def print_plan(plan: Plan, rejections: tuple[Rejection, ...]) -> None:
+    """The plan on stdout, one line per file, and the rejections on stderr."""
+    from reconciler.reconcile.report import plan_lines, rejection_lines  # noqa: PLC0415
+
+    for line in plan_lines(plan):
+        click.echo(line)
+    for line in rejection_lines(rejections):
+        click.echo(line, err=True)

@@ -1,0 +1,58 @@
+"""How git authenticates: the environment and per-command settings, never argv or disk.
+
+Sits under ``workspace``, which runs every git command of the service with what this module
+gives. An HTTPS token is handed to git by a credential helper that reads it from the child's
+environment (so it is in no argv, no ``.git/config`` and no error); an SSH key and the pinned
+``known_hosts`` go in ``GIT_SSH_COMMAND``; prompts are switched off, so a refused credential
+fails the command instead of waiting on a terminal.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reconciler.gitops.settings import GitSettings
+
+# git reads the token from this variable in the credential helper below, never from argv.
+_TOKEN_ENV = "CILIUM_GITOPS_GIT_TOKEN_FOR_HELPER"  # noqa: S105 - the name of a variable, not a secret
+_CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get || exit 0; '
+    'echo "username=${CILIUM_GITOPS_GIT_USERNAME:-x-access-token}"; '
+    f'echo "password=${{{_TOKEN_ENV}}}"; }}; f'
+)
+
+
+def environment(settings: GitSettings) -> dict[str, str]:
+    """The variables every git command of the workspace runs with (over the process's own)."""
+    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+    if settings.token:
+        env[_TOKEN_ENV] = settings.token
+    if settings.ssh_key is not None:
+        # BatchMode: ssh asks for passwords and host-key confirmations on /dev/tty, not
+        # through SSH_ASKPASS; without it, a command run from a terminal whose key the
+        # server refused waited on a password prompt forever (tests/test_ssh_transport.py).
+        command = ["ssh", "-i", str(settings.ssh_key), "-o", "IdentitiesOnly=yes"]
+        command += ["-o", "BatchMode=yes"]
+        if settings.known_hosts is not None:
+            command += [
+                "-o",
+                f"UserKnownHostsFile={settings.known_hosts}",
+                "-o",
+                "StrictHostKeyChecking=yes",
+            ]
+        env["GIT_SSH_COMMAND"] = shlex.join(command)
+    signing = settings.signing
+    if signing is not None and signing.gnupg_home is not None:
+        # gpg has no option git would pass through; it reads its home from here.
+        env["GNUPGHOME"] = str(signing.gnupg_home)
+    return env
+
+
+def remote_options(settings: GitSettings) -> list[str]:
+    """The ``-c`` options of a command that talks to the remote (the credential helper)."""
+    if not settings.token:
+        return []
+    # The empty helper first: it clears any helper of the user's or the system's config.
+    return ["-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}"]

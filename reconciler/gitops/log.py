@@ -1,0 +1,134 @@
+"""Reading a repository's history, for the review commands (``history``, ``diff``).
+
+Read-only, on a checkout the user names (not the service's workdir): the commits that changed a
+file with the control-plane facts their trailers record, and the files of a folder at a
+revision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import git
+
+from reconciler.errors import ConfigError
+from reconciler.gitops.workspace import REGION_TRAILER, VERSION_TRAILER
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One commit that touched a file, with the control-plane facts its trailers record."""
+
+    commit: str
+    date: str  # the committer date, ISO 8601
+    author: str
+    subject: str
+    versions: tuple[int, ...]  # Control-Plane-Version trailers (one per pass it reflects)
+    region: str | None
+
+
+_FIELD, _RECORD = "\x1f", "\x1e"
+
+
+def changes_to(checkout: Path, path: str, revision: str = "HEAD") -> list[Change]:
+    """The commits reachable from ``revision`` that changed ``path``, newest first.
+
+    ``path`` is a file relative to the repository root; the commit that deleted it is included.
+    """
+    fields = [
+        "%H",
+        "%cI",
+        "%an <%ae>",
+        "%s",
+        f"%(trailers:key={VERSION_TRAILER},valueonly,separator=%x2C)",
+        f"%(trailers:key={REGION_TRAILER},valueonly,separator=%x2C)",
+    ]
+    log_format = f"--format={_FIELD.join(fields)}{_RECORD}"
+    text = _read_git(checkout, "log", log_format, revision, "--", path)
+    found: list[Change] = []
+    for record in text.split(_RECORD):
+        parts = record.strip("\n").split(_FIELD)
+        if len(parts) != len(fields):
+            continue
+        commit, date, author, subject, versions, region = parts
+        numbers = tuple(int(v) for v in versions.strip().split(",") if v.strip().isdigit())
+        found.append(Change(commit, date, author, subject, numbers, region.strip() or None))
+    return found
+
+
+def files_at(checkout: Path, revision: str, under: str) -> dict[str, bytes]:
+    """Every file below ``under`` at ``revision``, by path relative to ``under``."""
+    prefix = under.strip("/")
+    with _open_checkout(checkout) as repo:
+        try:
+            tree = repo.commit(revision).tree
+        except (git.BadName, ValueError):
+            msg = f"unknown revision {revision!r} in {checkout}"
+            raise ConfigError(msg) from None
+        try:
+            folder = tree / prefix if prefix else tree
+        except KeyError:
+            return {}  # the managed folder did not exist yet
+        return {
+            str(item.path)[len(prefix) + 1 if prefix else 0 :]: item.data_stream.read()
+            for item in folder.traverse()
+            if isinstance(item, git.Blob)
+        }
+
+
+def _open_checkout(checkout: Path) -> git.Repo:
+    try:
+        return git.Repo(checkout, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        msg = f"{checkout} is not in a git repository"
+        raise ConfigError(msg) from None
+
+
+def _read_git(checkout: Path, *args: str) -> str:
+    with _open_checkout(checkout) as repo:
+        try:
+            return str(repo.git.execute(["git", *args], stdout_as_string=True))
+        except git.GitCommandError as exc:
+            msg = f"git {args[0]} failed in {checkout}: {str(exc.stderr).strip()}"
+            raise ConfigError(msg) from None
+
+
+def last_version(path: Path, accept: Callable[[bytes], bool], depth: int = 50) -> Version | None:
+    """The newest committed content of ``path`` that ``accept`` takes, if ``path`` is in git.
+
+    For a hand edit: the last version cilium-gitops wrote (its checksum intact) is the one to
+    diff against. Looks at the ``depth`` newest commits that changed the file; None outside a
+    repository, for an untracked file, or when no version is accepted.
+    """
+    try:
+        repo = git.Repo(path.parent, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    with repo:
+        if repo.working_tree_dir is None:
+            return None
+        relative = path.resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
+        try:
+            commits = repo.git.log(f"-{depth}", "--format=%H", "--", relative).split()
+        except git.GitCommandError:
+            return None  # no commit yet
+        for commit in commits:
+            try:
+                content = (repo.commit(commit).tree / relative).data_stream.read()
+            except KeyError:
+                continue  # the commit that deleted it
+            if accept(content):
+                return Version(commit, content)
+    return None
+
+
+class Version(NamedTuple):
+    """A file's content at a commit (a pair, as ``validate``'s history reader takes it)."""
+
+    commit: str
+    content: bytes

@@ -1,0 +1,332 @@
+"""One reconcile pass, as a recipe, and its retry loop.
+
+Read desired state, align the workdir, scan, plan, check the base (when asked to verify it),
+apply, commit, push; on a rejected push, start again from the new remote head.
+
+Sits between its callers (``commands.sync`` and the service's controller) and the modules that
+do the work. It holds no state between passes: the repository itself records what was done
+(commit trailers carry the control-plane version), so a pass can always be retried from scratch.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from reconciler.desired.names import CLUSTER_FOLDER, DEFAULT_PATH
+from reconciler.errors import ConfigError, MassDeletionError, PushRejectedError
+from reconciler.gitops import (
+    REGION_TRAILER,
+    VERSION_TRAILER,
+    Touched,
+    check_base,
+    publish,
+    read_branch,
+    withdraw,
+)
+from reconciler.reconcile.apply import apply_plan, written_paths
+from reconciler.reconcile.description import Origin, Proposal, describe
+from reconciler.reconcile.plan import (
+    Action,
+    Plan,
+    Planned,
+    make_plan,
+    planned_after,
+    replan,
+    tree_after,
+)
+from reconciler.render.manifest import Renderer
+from reconciler.render.tree import ScanCache, TreeSnapshot, check_root, read_files, scan
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from reconciler.desired.state import DesiredState
+    from reconciler.gitops import Workspace
+    from reconciler.render.templates import Templates
+
+_PAST_TENSE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Bounded, jittered exponential backoff between push attempts (seconds)."""
+
+    attempts: int = 5
+    base: float = 0.5
+    ceiling: float = 10.0
+
+    def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        """Full jitter: a random delay up to the capped exponential, so writers spread out."""
+        cap: float = min(self.ceiling, self.base * 2.0 ** (attempt - 1))
+        return rng() * cap
+
+
+@dataclass(frozen=True, slots=True)
+class PassOptions:
+    """What a pass needs besides the desired state and the workspace."""
+
+    path: str = DEFAULT_PATH
+    region: str | None = None
+    dry_run: bool = False
+    backoff: Backoff = field(default_factory=Backoff)
+    # Refuse a pass that would delete more than this share of the managed files (None: no
+    # limit). A control plane that suddenly answers "nothing" must not empty the cluster.
+    max_delete_share: float | None = None
+    # False: skip the fetch when the workdir is the last known remote head (the service's
+    # event passes); a remote that moved rejects the push, and the retry fetches.
+    fetch: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What a pass did; ``proposal`` in pull-request mode, where ``commit`` is the branch's."""
+
+    plan: Plan
+    commit: str | None
+    attempts: int
+    proposal: Proposal | None = None
+
+
+def managed_root(workdir: Path, path: str) -> Path:
+    """The managed root inside ``workdir``; ``path`` must be relative and stay inside."""
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or not pure.parts or ".." in pure.parts or pure.parts[0] == ".git":
+        msg = f"--path {path!r} must be a relative folder inside the repository"
+        raise ConfigError(msg)
+    return workdir.joinpath(*pure.parts)
+
+
+@dataclass(slots=True)
+class PassCache:
+    """What a long-running caller keeps between passes, so unchanged work is not redone.
+
+    ``files`` lets a scan skip files whose stat has not changed. ``tree`` and ``planned`` are
+    exact, not heuristic: they describe the commit named by ``key`` (and the managed path),
+    and are used only while the workdir is known to be exactly that commit.
+    """
+
+    files: ScanCache = field(default_factory=ScanCache)
+    key: str | None = None
+    tree: TreeSnapshot | None = None
+    planned: Planned | None = None
+
+    def remember(self, key: str, tree: TreeSnapshot, planned: Planned | None) -> None:
+        """Keep the tree of commit ``key`` and the desired set it matches (if known)."""
+        self.key, self.tree, self.planned = key, tree, planned
+
+
+def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only injections
+    state: DesiredState,
+    workspace: Workspace,
+    templates: Templates,
+    options: PassOptions,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    cache: PassCache | None = None,
+) -> SyncResult:
+    """Make the remote branch's managed tree match ``state`` in at most one pushed commit.
+
+    A long-running caller passes the same ``cache`` every time, so a pass over an unchanged
+    tree does not re-read it, and a pass after one event re-renders only what changed.
+    """
+    renderer = Renderer(templates)
+    root = managed_root(workspace.path, options.path)
+    proposing = workspace.settings.push_branch
+    attempt = 0
+    while True:
+        attempt += 1
+        workspace.update(fetch=options.fetch or proposing is not None)
+        check_root(workspace.path, root)
+        head = workspace.clean_head()
+        key = f"{head}:{options.path}" if head is not None else None
+        tree, plan, planned = _tree_and_plan(state, root, renderer, cache, key)
+        _guard_deletions(plan, options.max_delete_share)
+        if options.dry_run or plan.is_empty:
+            if cache is not None and key is not None and plan.is_empty:
+                held = state.rejected_ids
+                cache.remember(
+                    key, tree, planned or planned_after(state.policies, plan, held_ids=held)
+                )
+            return _nothing_to_push(workspace, plan, attempt, dry_run=options.dry_run)
+        # With verify_base, a head we cannot verify stops here, before anything is written.
+        check_base(workspace)
+        workspace.touch()
+        try:
+            if proposing:
+                return _propose(state, workspace, templates, options, (root, tree, plan), attempt)
+            apply_plan(root, plan)
+            message = commit_message(plan, templates, region=options.region)
+            commit = workspace.commit(
+                root, message, _trailers(state, options), _touched(tree, plan)
+            )
+            if commit is None:
+                return SyncResult(plan, None, attempt)
+            if cache is not None:
+                held = state.rejected_ids
+                planned = planned or planned_after(state.policies, plan, held_ids=held)
+                cache.remember(f"{commit}:{options.path}", tree_after(tree, plan), planned)
+            workspace.push()
+        except PushRejectedError:
+            # Someone else pushed first: their commit is kept; ours is rebuilt on top of it.
+            if attempt >= options.backoff.attempts:
+                raise
+            if options.fetch or attempt > 1:
+                # Not after a first try that skipped the fetch: that one was not contention,
+                # only news we chose not to fetch.
+                sleep(options.backoff.delay(attempt))
+            continue
+        return SyncResult(plan, commit, attempt)
+
+
+def _trailers(state: DesiredState, options: PassOptions) -> dict[str, str]:
+    trailers = {VERSION_TRAILER: str(state.version)}
+    if options.region:
+        trailers[REGION_TRAILER] = options.region
+    return trailers
+
+
+def _propose(  # noqa: PLR0913, PLR0917 - a pass's inputs, as reconcile holds them
+    state: DesiredState,
+    workspace: Workspace,
+    templates: Templates,
+    options: PassOptions,
+    planned: tuple[Path, TreeSnapshot, Plan],
+    attempt: int,
+) -> SyncResult:
+    """Pull-request mode: the plan as one commit on the watched branch, on the proposal branch.
+
+    The branch is replaced only when its content would change: a reviewer's approval is not
+    dismissed by a pass that proposes the same tree again.
+    """
+    root, tree, plan = planned
+    branch = read_branch(workspace, workspace.settings.push_branch or "")
+    scope = _review_scope(plan)
+    before = read_files(root, scope)
+    apply_plan(root, plan)
+    staged = workspace.stage(root, _touched(tree, plan))
+    base = workspace.head()
+    if branch.holds(staged, base):
+        return SyncResult(plan, None, attempt, Proposal(branch.name, branch.tip, pushed=False))
+    message = commit_message(plan, templates, region=options.region)
+    workspace.detach()
+    commit = workspace.commit_staged(message, _trailers(state, options))
+    if commit is None:  # pragma: no cover - a non-empty plan always changes the tree
+        return SyncResult(plan, None, attempt)
+    from reconciler.review import compare  # noqa: PLC0415 - only pull-request mode reviews
+
+    review = compare(before, read_files(root, scope))
+    origin = Origin(state.version, options.region, workspace.settings.branch, base)
+    description = describe(plan, review, change_lines(plan), origin)
+    publish(workspace, branch, commit, description.note)
+    return SyncResult(
+        plan, commit, attempt, Proposal(branch.name, commit, pushed=True, description=description)
+    )
+
+
+def _nothing_to_push(
+    workspace: Workspace, plan: Plan, attempt: int, *, dry_run: bool
+) -> SyncResult:
+    """A dry run, or a pass with nothing to commit; in pull-request mode the branch goes."""
+    name = workspace.settings.push_branch
+    if name is None or dry_run:
+        return SyncResult(plan, None, attempt)
+    # Nothing is pending (the control plane reverted it, or it was merged).
+    branch = read_branch(workspace, name)
+    return SyncResult(plan, None, attempt, Proposal(name, None, pushed=withdraw(workspace, branch)))
+
+
+def _review_scope(plan: Plan) -> set[str]:
+    """The folders a review of ``plan`` must read: each changed namespace's, and the cluster's.
+
+    A namespace's default deny can come from any policy selecting it, so the review sees every
+    policy of the namespaces that change (and the clusterwide ones), not only the changed files.
+    """
+    folders = {change.path.partition("/")[0] for change in plan.effective if "/" in change.path}
+    return {*folders, CLUSTER_FOLDER}
+
+
+def _guard_deletions(plan: Plan, share: float | None) -> None:
+    deletes = plan.count(Action.DELETE)
+    if share is None or deletes == 0:
+        return
+    managed = deletes + plan.count(Action.UPDATE) + plan.count(Action.UNCHANGED)
+    if deletes > share * managed:
+        msg = (
+            f"refusing to delete {deletes} of {managed} managed policies (more than "
+            f"{share:.0%}); if the control plane is right, run once with the guard lifted"
+        )
+        raise MassDeletionError(msg)
+
+
+def _touched(tree: TreeSnapshot, plan: Plan) -> Touched:
+    new_files = plan.count(Action.CREATE) > 0 or any(
+        folder not in tree.kustomizations for folder in plan.kustomization_writes
+    )
+    return Touched(written_paths(plan), new_files=new_files)
+
+
+def _tree_and_plan(
+    state: DesiredState,
+    root: Path,
+    renderer: Renderer,
+    cache: PassCache | None,
+    key: str | None,
+) -> tuple[TreeSnapshot, Plan, Planned | None]:
+    """Plan from what is known about this exact commit when possible, else from scratch.
+
+    The third value, when known, is what the tree matches once the plan is applied.
+    """
+    if cache is not None and key is not None and cache.key == key and cache.tree is not None:
+        tree = cache.tree
+        if cache.planned is not None and not state.rejected_ids:
+            delta = replan(cache.planned, state.policies, tree, renderer, version=state.version)
+            if delta is not None:
+                return tree, *delta
+    else:
+        tree = scan(root, cache.files if cache is not None else None)
+    return tree, _full_plan(state, tree, renderer), None
+
+
+def _full_plan(state: DesiredState, tree: TreeSnapshot, renderer: Renderer) -> Plan:
+    return make_plan(
+        state.policies, tree, renderer, held_ids=state.rejected_ids, version=state.version
+    )
+
+
+def render_only(state: DesiredState, out: Path, templates: Templates) -> Plan:
+    """Write the tree for ``state`` into ``out`` (no git); unmanaged files there are kept."""
+    plan = _full_plan(state, scan(out), Renderer(templates))
+    apply_plan(out, plan)
+    return plan
+
+
+def change_lines(plan: Plan) -> list[str]:
+    """One line per file the plan writes or removes, for the commit message and the PR."""
+    lines = [
+        f"- {_PAST_TENSE[c.action]} {c.path} (policy {c.policy_id or 'unknown'}): {c.reason}"
+        for c in plan.effective
+    ]
+    lines += [
+        f"- regenerated {folder + '/' if folder else ''}kustomization.yaml"
+        for folder in sorted(plan.kustomization_writes)
+    ]
+    lines += [f"- removed {folder}/kustomization.yaml" for folder in plan.kustomization_removals]
+    return lines
+
+
+def commit_message(plan: Plan, templates: Templates, *, region: str | None) -> str:
+    """The commit message from the template: a summary line and one line per change."""
+    lines = change_lines(plan)
+    return templates.commit_message.substitute(
+        summary=plan.summary,
+        changes="\n".join(lines),
+        created=plan.count(Action.CREATE),
+        updated=plan.count(Action.UPDATE),
+        deleted=plan.count(Action.DELETE),
+        version=plan.version,
+        region=region or "",
+    )

@@ -1,0 +1,397 @@
+"""The long-running service: the watch loop, batching, and the resync loop.
+
+Sits on top of ``reconcile.passes``: one worker thread owns the workspace and runs every reconcile
+pass, so git is never used concurrently. A watcher thread follows the control plane's stream and
+queues events; it reconnects with jittered backoff behind a circuit breaker. The worker:
+
+1. resyncs at start and then every ``resync_interval`` (jittered): the complete desired set
+   replaces what it holds, and the repository is repaired in one commit. A resync that would
+   delete more than ``max_delete_share`` of the managed policies commits nothing;
+2. in between, takes events in batches (a batch closes when no event came for a
+   ``batch_window``, ``max_batch_wait`` after its first, or at ``max_batch`` events), patches
+   the held set, and reconciles once per batch.
+
+Events are hints; the resync is the truth. The repository records the version each commit
+reflects (trailer), so a restart resumes from git. If the remote is down, the held state is
+kept and pushed in one commit once it is back; if the control plane is down, nothing is
+deleted and the repository is left as it is. A branch head that ``verify_base`` refuses is
+logged and left for a person; the next event or resync tries again, nothing sooner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from reconciler.desired.events import Applied, DesiredSet, Event, coalesce, validate_ahead
+from reconciler.errors import (
+    ConfigError,
+    CursorExpiredError,
+    MassDeletionError,
+    RetryableError,
+    SourceUnavailableError,
+    UnverifiedCommitError,
+)
+from reconciler.reconcile.passes import Backoff, PassCache, PassOptions, SyncResult, reconcile
+from reconciler.service.breaker import CircuitBreaker
+from reconciler.service.health import Metrics
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from reconciler.desired.state import DesiredState
+    from reconciler.gitops import Workspace
+    from reconciler.render.templates import Templates
+
+log = logging.getLogger("cilium_gitops.controller")
+
+
+class WatchSource(Protocol):
+    """A control plane that can list the whole set and stream changes."""
+
+    def desired(self) -> DesiredState:
+        """The complete desired set."""
+        ...
+
+    def watch(self, cursor: int) -> Iterator[Event]:
+        """Every change after ``cursor``."""
+        ...
+
+    def close(self) -> None:
+        """Close connections; a watch in progress ends."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """How the service paces itself; every duration is in seconds."""
+
+    batch_window: float = 1.0
+    # A batch stays open while events keep coming (each one extends it by the window), so a
+    # burst becomes one commit; this caps how long a steady trickle can hold a batch open.
+    max_batch_wait: float = 10.0
+    max_batch: int = 10_000
+    resync_interval: float = 300.0
+    resync_jitter: float = 0.1  # share of the interval, either way, so replicas spread out
+    retry_delay: float = 5.0  # after a failed pass (remote or control plane down)
+    reconnect: Backoff = field(default_factory=lambda: Backoff(attempts=0, base=1.0, ceiling=30.0))
+    breaker_threshold: int = 5
+    breaker_cool_down: float = 30.0
+    max_delete_share: float | None = 0.5
+
+
+class Status:
+    """What the service has done, read from its metrics (counted once) plus readiness."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        """Read from ``metrics``; ``ready`` is set after the first successful pass."""
+        self._metrics = metrics
+        self.ready = threading.Event()
+        self.resyncs = 0  # attempts that got a listing; not a metric
+
+    def _sample(self, name: str) -> float:
+        return self._metrics.registry.get_sample_value(name) or 0.0
+
+    @property
+    def events(self) -> int:
+        """Watch events received."""
+        return int(self._sample("cilium_gitops_events_received_total"))
+
+    @property
+    def rejected(self) -> int:
+        """Events whose policy failed validation."""
+        return int(self._sample("cilium_gitops_events_rejected_total"))
+
+    @property
+    def commits(self) -> int:
+        """Commits pushed."""
+        return int(self._sample("cilium_gitops_commits_pushed_total"))
+
+    @property
+    def drift_commits(self) -> int:
+        """Resyncs that found and repaired drift."""
+        return int(self._sample("cilium_gitops_resync_drift_total"))
+
+    @property
+    def guard_tripped(self) -> bool:
+        """Whether the last resync was refused for deleting too much."""
+        return self._sample("cilium_gitops_deletion_guard_tripped") == 1
+
+    @property
+    def version(self) -> int:
+        """The newest control-plane version a successful pass reflected."""
+        return int(self._sample("cilium_gitops_control_plane_version"))
+
+
+_RESYNC = "resync"
+# Events validated at a time while a batch's window runs (about 5 ms of work): few enough that a
+# new event is taken, and its window started, almost as soon as it arrives.
+_VALIDATE_AHEAD = 64
+# How long the stream must be quiet before the worker validates ahead (seconds). Validating holds
+# the GIL, and while events still flow it would slow the watch (and an in-process server) by far
+# more than the work it moves: the threads wait out the interpreter's switch interval.
+_REST = 0.02
+
+
+class Controller:
+    """Runs until ``stop`` is set; see the module docstring for the loop."""
+
+    def __init__(  # noqa: PLR0913 - the service's collaborators, each needed
+        self,
+        source: WatchSource,
+        workspace: Workspace,
+        templates: Templates,
+        options: PassOptions,
+        settings: RunSettings,
+        *,
+        stop: threading.Event,
+        clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
+    ) -> None:
+        """Wire the collaborators; nothing runs until ``run``."""
+        self.source = source
+        self.workspace = workspace
+        self.templates = templates
+        self.options = options
+        self.settings = settings
+        self.stop = stop
+        self.clock = clock
+        self.metrics = metrics or Metrics()
+        self.status = Status(self.metrics)
+        self.breaker = CircuitBreaker(
+            threshold=settings.breaker_threshold, cool_down=settings.breaker_cool_down, clock=clock
+        )
+        self._queue: queue.Queue[Event | str | Exception] = queue.Queue()
+        self._cache = PassCache()
+        self._held: DesiredSet | None = None
+        self._pending = False  # held changes not yet pushed (a pass failed)
+        self._retry_at = 0.0  # when a failed pass may be tried again
+        self._stalled: str | None = None  # why the last pass refused the branch's head
+        self._cursor = 0  # where the watcher resumes; advanced by resyncs and events
+
+    # -- the worker -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Resync, start watching, then batch events and resync on schedule until stopped."""
+        watcher = threading.Thread(target=self._watch_loop, name="cilium-gitops-watch", daemon=True)
+        next_resync = self.clock()
+        try:
+            while not self.stop.is_set():
+                if self.clock() >= next_resync:
+                    done = self._resync()
+                    delay = self._resync_delay() if done else self.settings.retry_delay
+                    next_resync = self.clock() + delay
+                    if done and not watcher.is_alive():
+                        watcher.start()
+                    continue
+                wait = max(0.0, min(next_resync - self.clock(), 1.0))
+                batch, resync = self._collect(wait)
+                if resync:
+                    next_resync = self.clock()
+                if batch or (self._pending and self.clock() >= self._retry_at):
+                    self._apply(batch)
+        finally:
+            self.stop.set()
+            self.source.close()
+            if watcher.is_alive():
+                watcher.join(timeout=10)
+
+    def _resync_delay(self) -> float:
+        jitter = self.settings.resync_jitter * (2 * random.random() - 1)  # noqa: S311 - spread, not secrecy
+        return self.settings.resync_interval * (1 + jitter)
+
+    def _resync(self) -> bool:
+        try:
+            state = self.source.desired()
+        except SourceUnavailableError as exc:
+            log.warning("resync: control plane unavailable, repository left as it is: %s", exc)
+            return False
+        self.status.resyncs += 1
+        self._held = DesiredSet(state)
+        self._cursor = max(self._cursor, state.version)
+        # The resync is the one pass the deletion guard applies to; everything else, --dry-run
+        # included, is as the caller set it.
+        options = dataclasses.replace(self.options, max_delete_share=self.settings.max_delete_share)
+        result = self._pass(options, "resync")
+        if result is not None and self.status.resyncs == 1:
+            # The branch records the newest version any earlier run pushed; resume from there
+            # if it is ahead of the listing (the last events were deletes, say).
+            recorded = self.workspace.read_cursor() or 0
+            log.info("cursor: %d from the branch, %d from the listing", recorded, state.version)
+            self._cursor = max(self._cursor, recorded)
+        if result is not None and result.commit is not None:
+            self.metrics.drift.inc()
+        # A refused head waits for a person: the next resync comes on schedule, not sooner.
+        return result is not None or self._stalled is not None
+
+    def _collect(self, wait: float) -> tuple[list[Event], bool]:
+        """The next batch: wait up to ``wait`` for a first event, then until the stream rests.
+
+        The batch closes ``batch_window`` after its newest event, ``max_batch_wait`` after its
+        first, or at ``max_batch`` events, whichever comes first: one event waits one window,
+        and a burst that the server takes longer than a window to send is still one commit.
+        Once the stream rests within the window, the events taken so far are validated, so the
+        pass that follows the window has less to do.
+        """
+        batch: list[Event] = []
+        validated = 0  # batch[:validated] holds no Received: validate_ahead has been there
+        resting = False  # nothing has arrived for _REST: validating now slows no stream
+        resync = False
+        deadline = cap = 0.0
+        timeout = wait
+        while len(batch) < self.settings.max_batch:
+            ahead = validated < len(batch)
+            try:
+                if timeout <= 0 or (ahead and resting):
+                    item = self._queue.get_nowait()
+                else:
+                    item = self._queue.get(timeout=min(timeout, _REST) if ahead else timeout)
+            except queue.Empty:
+                if ahead and self.clock() < deadline:
+                    resting = True
+                    validated = validate_ahead(batch, validated, _VALIDATE_AHEAD)
+                    timeout = max(0.0, deadline - self.clock())
+                    continue
+                break
+            resting = False
+            if isinstance(item, Exception):
+                raise item
+            if item == _RESYNC:
+                resync = True
+                break
+            if isinstance(item, str):  # pragma: no cover - only _RESYNC is a string
+                continue
+            batch.append(item)
+            now = self.clock()
+            if len(batch) == 1:
+                cap = now + max(self.settings.max_batch_wait, self.settings.batch_window)
+            deadline = min(now + self.settings.batch_window, cap)
+            timeout = max(0.0, deadline - now)
+        return batch, resync
+
+    def _apply(self, batch: list[Event]) -> None:
+        if self._held is None:
+            return
+        self.metrics.events.inc(len(batch))
+        taken = coalesce(batch)
+        changed = [self._held.apply(event) for event in taken]
+        rejected = [e for e in taken if isinstance(e, Applied) and e.policy is None]
+        for event in rejected:
+            for problem in event.rejections:
+                log.warning(
+                    "rejected: %s: %s: %s", problem.policy_id, problem.field, problem.reason
+                )
+        self.metrics.rejected.inc(len(rejected))
+        if any(changed) or self._pending:
+            # Events trust the last known remote head (no fetch round trip before the commit);
+            # a remote that moved rejects the push and the pass is redone after a fetch.
+            options = dataclasses.replace(self.options, fetch=False)
+            self._pass(options, f"{len(batch)} event(s)")
+
+    def _pass(self, options: PassOptions, why: str) -> SyncResult | None:
+        assert self._held is not None  # noqa: S101 - a pass always follows a resync
+        state = self._held.state()
+        started = self.clock()
+        self._stalled = None
+        try:
+            result = reconcile(
+                state,
+                self.workspace,
+                self.templates,
+                options,
+                sleep=self._sleep,
+                cache=self._cache,
+            )
+        except MassDeletionError as exc:
+            self.metrics.guard.set(1)
+            log.error("%s: %s", why, exc)  # noqa: TRY400 - the message is the whole story
+            return None
+        except UnverifiedCommitError as exc:
+            # Retrying cannot help until someone signs or reverts the head: no timed retry, the
+            # next event or resync tries again (and fetches), and the service keeps running.
+            self._stalled, self._pending = str(exc), False
+            log.error("%s: %s", why, exc)  # noqa: TRY400 - the message is the whole story
+            return None
+        except RetryableError as exc:
+            self._pending = True
+            self._retry_at = self.clock() + self.settings.retry_delay
+            log.warning("%s: not pushed yet, kept in memory: %s", why, exc)
+            return None
+        self._pending = False
+        self.status.ready.set()
+        self.metrics.guard.set(0)
+        self.metrics.last_sync.set_to_current_time()
+        self.metrics.version.set(state.version)
+        self.metrics.duration.observe(self.clock() - started)
+        self.metrics.push_retries.inc(result.attempts - 1)
+        if result.commit is not None:
+            self.metrics.commits.inc()
+            log.info(
+                "%s: pushed %s (%s) at version %d in %.2fs",
+                why, result.commit[:12], result.plan.summary, state.version, self.clock() - started,
+            )  # fmt: skip
+        return result
+
+    def _sleep(self, seconds: float) -> None:
+        # Push-retry backoff that a stop request cuts short.
+        self.stop.wait(seconds)
+
+    def describe(self) -> dict[str, object]:
+        """The desired-state status: what ``/status`` shows."""
+        held = self._held.state() if self._held is not None else None
+        rejected = held.rejections if held is not None else ()
+        return {
+            "version": self.status.version,
+            "ready": self.status.ready.is_set(),
+            "policies": len(held.policies) if held is not None else 0,
+            "pending_push": self._pending,
+            "deletion_guard_tripped": self.status.guard_tripped,
+            "stalled": self._stalled,
+            "breaker": self.breaker.state.value,
+            "rejected": [
+                {"policy": r.policy_id, "field": r.field, "reason": r.reason} for r in rejected
+            ],
+        }
+
+    # -- the watcher ----------------------------------------------------------------------
+
+    def _watch_loop(self) -> None:
+        attempt = 0
+        while not self.stop.is_set():
+            if not self.breaker.allow():
+                self.stop.wait(1.0)
+                continue
+            cursor = self._cursor
+            connected = False
+            try:
+                for event in self.source.watch(cursor):
+                    if attempt:
+                        log.info("watch: reconnected at version %d", cursor)
+                        attempt = 0
+                    if not connected:  # once per stream: this loop runs at wire speed
+                        connected = True
+                        self.breaker.record_success()
+                        self.metrics.breaker.state(self.breaker.state.value)
+                    self._cursor = max(self._cursor, event.version)
+                    self._queue.put(event)
+                if self.stop.is_set():
+                    return
+                raise SourceUnavailableError("the control plane ended the watch")  # noqa: TRY301
+            except ConfigError as exc:
+                self._queue.put(exc)
+                return
+            except CursorExpiredError as exc:
+                log.warning("watch: %s; resyncing", exc)
+                self._queue.put(_RESYNC)
+            except SourceUnavailableError as exc:
+                log.warning("watch: %s (breaker %s)", exc, self.breaker.state)
+            self.breaker.record_failure()
+            self.metrics.breaker.state(self.breaker.state.value)
+            attempt += 1
+            self.stop.wait(self.settings.reconnect.delay(attempt))
