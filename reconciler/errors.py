@@ -18,13 +18,11 @@
     +-- InvalidInputError             one input is bad: report it, skip it, carry on
         +-- PolicyRejectedError       a desired policy failed validation or collides
 
-Messages never carry credentials: ``redact`` scrubs tokens and URL user-info before any error
-text leaves the git edge.
+Messages never carry credentials: ``scrub.redact`` scrubs tokens and URL user-info before any
+error text leaves the git edge.
 """
 
 from __future__ import annotations
-
-import re
 
 
 class CiliumGitopsError(Exception):
@@ -107,15 +105,3 @@ class PolicyRejectedError(InvalidInputError):
         self.policy_id = policy_id
         self.field = field
         self.reason = reason
-
-
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove URL user-info and every known secret value from ``text``."""
-    text = _URL_USERINFO.sub(r"\g<scheme>***@", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import pytest
@@ -52,7 +53,8 @@ def test_symlink_at_the_file_is_replaced_not_followed(tmp_path: Path) -> None:
     secret.write_text("keep me\n")
     (root / "shop" / "a.yaml").symlink_to(secret)
     # A planted link at the temporary name must not be written through either.
-    (root / "shop" / ".a.yaml.cilium-gitops-tmp").symlink_to(secret)
+    digest = hashlib.sha256(b"a.yaml").hexdigest()[:16]
+    (root / "shop" / f".{digest}.cilium-gitops-tmp").symlink_to(secret)
     apply_plan(root, Plan(changes=(Change(Action.UPDATE, "shop/a.yaml", "p", "x", b"new\n"),)))
     assert secret.read_text() == "keep me\n"
     assert not (root / "shop" / "a.yaml").is_symlink()

@@ -157,12 +157,12 @@ def test_keys_come_out_in_go_struct_order_whatever_the_input_order() -> None:
     assert dumped == FULL
 
 
-def test_label_maps_are_sorted_and_ports_become_strings() -> None:
+def test_label_maps_are_sorted_and_icmp_types_keep_their_type() -> None:
     dumped = _dump(
         {
             "endpointSelector": {"matchLabels": {"zone": "a", "app": "web", "k8s:team": "x"}},
             "ingress": [
-                {"toPorts": [{"ports": [{"port": 8080}]}], "icmps": [{"fields": [{"type": 0}]}]}
+                {"toPorts": [{"ports": [{"port": "8080"}]}], "icmps": [{"fields": [{"type": 0}]}]}
             ],
         }
     )
@@ -170,6 +170,35 @@ def test_label_maps_are_sorted_and_ports_become_strings() -> None:
     assert dumped["ingress"][0]["toPorts"][0]["ports"][0]["port"] == "8080"
     # ICMP types stay what they were: the CRD takes an int or a name.
     assert dumped["ingress"][0]["icmps"][0]["fields"][0]["type"] == 0
+
+
+@pytest.mark.parametrize("port", [8080, 0o123, 0])
+def test_a_port_given_as_a_number_is_refused_not_converted(port: int) -> None:
+    """The CRD's port is a string: the API server refuses a number, and so do we (no coercion).
+
+    YAML 1.1 (kubectl, Flux) reads an unquoted 0123 as 83 and YAML 1.2 as 123: only quoting says
+    which the author meant.
+    """
+    spec = {"endpointSelector": {}, "ingress": [{"toPorts": [{"ports": [{"port": port}]}]}]}
+    found = parse_policy({"id": "p", "namespace": "s", "name": "n", "policy": spec}, position="p")
+    assert found == [
+        Rejection(
+            "p",
+            "spec.ingress[0].toPorts[0].ports[0].port",
+            'must be a string: quote it ("8080", not 8080); the CRD\'s type is string, and YAML '
+            "readers disagree on numbers such as 0123",
+        )
+    ]
+
+
+@pytest.mark.parametrize("value", ["yes", "true", 1, "on"])
+def test_a_boolean_field_takes_only_a_boolean(value: object) -> None:
+    """``enableDefaultDeny.ingress: "yes"`` is refused; lax pydantic would read it as true."""
+    spec = {"endpointSelector": {}, "enableDefaultDeny": {"ingress": value}, "ingress": [{}]}
+    found = parse_policy({"id": "p", "namespace": "s", "name": "n", "policy": spec}, position="p")
+    assert found == [
+        Rejection("p", "spec.enableDefaultDeny.ingress", "Input should be a valid boolean")
+    ]
 
 
 def test_meaningful_empties_survive() -> None:

@@ -36,8 +36,10 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from reconciler.desired.limits import Limits
 from reconciler.desired.names import DEFAULT_PATH
-from reconciler.errors import CiliumGitopsError, ConfigError, redact
+from reconciler.errors import CiliumGitopsError, ConfigError
+from reconciler.scrub import printable, redact
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -49,6 +51,7 @@ CONTROL_PLANE_TOKEN_ENV = "CILIUM_GITOPS_TOKEN"  # noqa: S105 - the name of a va
 # Keys a config file may not hold: the value itself is a secret.
 _SECRET_KEYS = frozenset({"git-token", "token", "password"})
 
+_LIMITS = Limits()  # the defaults; desired.limits says why each is what it is
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
@@ -60,9 +63,10 @@ def env_var(option: str) -> str:
 
 def load_config(path: Path, known: Iterable[str]) -> dict[str, object]:
     """Read a config file into ``{parameter_name: value}``; unknown keys are an error."""
-    from reconciler.desired.state import load_document  # noqa: PLC0415 - pydantic on demand
+    from reconciler.desired.reading import load_document  # noqa: PLC0415 - ruamel on demand
 
-    document = load_document(path)
+    # A config file is a few lines; a megabyte is generous and keeps a wrong path harmless.
+    document = load_document(path, max_bytes=1 << 20, what="config file")
     if document is None:
         return {}
     if not isinstance(document, Mapping):
@@ -140,6 +144,35 @@ _SOURCE_OPTIONS: list[Callable[[Any], Any]] = [
         default="text",
         show_default=True,
         help="How to print the plan and result.",
+    ),
+    # The input limits (docs/configuration.md, "Limits").
+    option(
+        "max-state-bytes",
+        type=click.IntRange(1),
+        default=_LIMITS.state_bytes,
+        show_default=True,
+        help="Refuse a desired-state file larger than this, unread.",
+    ),
+    option(
+        "max-policy-bytes",
+        type=click.IntRange(1),
+        default=_LIMITS.policy_bytes,
+        show_default=True,
+        help="Reject a policy whose rendered file is larger (the API server stores 1.5 MiB).",
+    ),
+    option(
+        "max-policies",
+        type=click.IntRange(1),
+        default=_LIMITS.policies,
+        show_default=True,
+        help="Refuse a desired state with more policies than this; nothing is changed.",
+    ),
+    option(
+        "max-message-bytes",
+        type=click.IntRange(1024),
+        default=_LIMITS.message_bytes,
+        show_default=True,
+        help="Largest gRPC message read from the control plane.",
     ),
 ]
 
@@ -232,6 +265,6 @@ def guard(func: Callable[[], T], *, secrets: tuple[str, ...] = ()) -> T:
 
 
 def fail(code: int, message: str) -> NoReturn:
-    """Print ``error: message`` on stderr and exit with ``code``."""
-    click.echo(f"error: {message}", err=True)
+    """Print ``error: message`` on stderr, on one line, and exit with ``code``."""
+    click.echo(f"error: {printable(message)}", err=True)
     sys.exit(code)

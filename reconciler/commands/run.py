@@ -16,7 +16,7 @@ import click
 
 from reconciler.commands.options import EXIT_USAGE, fail, git_options, guard, option, source_options
 from reconciler.commands.wiring import pass_setup, tls
-from reconciler.errors import redact
+from reconciler.scrub import redact
 
 log = logging.getLogger("cilium_gitops")
 
@@ -88,7 +88,11 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
     def serve() -> None:
         templates = load_templates(kw["templates"])
         source = open_source(
-            kw["control_plane"], region=kw["region"], token=setup.control_plane_token, tls=tls(kw)
+            kw["control_plane"],
+            region=kw["region"],
+            token=setup.control_plane_token,
+            tls=tls(kw),
+            limits=setup.options.limits,
         )
         with Workspace(setup.workdir, setup.settings) as workspace:
             controller = Controller(

@@ -23,8 +23,8 @@ from reconciler.commands.options import (
     option,
     source_options,
 )
-from reconciler.commands.wiring import PassSetup, control_plane_token, pass_setup, tls
-from reconciler.errors import redact
+from reconciler.commands.wiring import PassSetup, control_plane_token, limits, pass_setup, tls
+from reconciler.scrub import redact
 
 if TYPE_CHECKING:
     from reconciler.desired.policy import Rejection
@@ -49,7 +49,11 @@ def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywo
     def run() -> tuple[DesiredState, SyncResult]:
         templates = load_templates(kw["templates"])
         state = read_state(
-            kw["control_plane"], region=kw["region"], token=setup.control_plane_token, tls=tls(kw)
+            kw["control_plane"],
+            region=kw["region"],
+            token=setup.control_plane_token,
+            tls=tls(kw),
+            limits=setup.options.limits,
         )
         with Workspace(setup.workdir, setup.settings) as workspace:
             return state, reconcile(state, workspace, templates, setup.options)
@@ -119,9 +123,12 @@ def render(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as key
 
     def run() -> tuple[DesiredState, Plan]:
         templates = load_templates(kw["templates"])
-        state = read_state(kw["control_plane"], region=kw["region"], token=cp_token, tls=tls(kw))
+        bounds = limits(kw)
+        state = read_state(
+            kw["control_plane"], region=kw["region"], token=cp_token, tls=tls(kw), limits=bounds
+        )
         kw["out"].mkdir(parents=True, exist_ok=True)
-        return state, render_only(state, kw["out"], templates)
+        return state, render_only(state, kw["out"], templates, limits=bounds)
 
     state, plan = guard(run, secrets=(cp_token,) if cp_token else ())
     rejections = state.rejections + plan.rejections

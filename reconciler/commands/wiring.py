@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from reconciler.controlplane.endpoint import TlsFiles
+    from reconciler.desired.limits import Limits
     from reconciler.gitops import GitSettings, Identity, Signing
     from reconciler.reconcile.passes import PassOptions
 
@@ -49,6 +50,18 @@ class PassSetup:
 def control_plane_token(kw: dict[str, Any]) -> str | None:
     """The control plane's bearer token, from ``--token-file`` or the environment."""
     return read_token(kw["token_file"], "token-file", CONTROL_PLANE_TOKEN_ENV)
+
+
+def limits(kw: dict[str, Any]) -> Limits:
+    """The input limits the options set."""
+    from reconciler.desired.limits import Limits  # noqa: PLC0415 - see the docstring
+
+    return Limits(
+        state_bytes=kw["max_state_bytes"],
+        policy_bytes=kw["max_policy_bytes"],
+        policies=kw["max_policies"],
+        message_bytes=kw["max_message_bytes"],
+    )
 
 
 def tls(kw: dict[str, Any]) -> TlsFiles:
@@ -99,6 +112,7 @@ def pass_setup(kw: dict[str, Any]) -> PassSetup:
         region=kw["region"],
         dry_run=kw["dry_run"],
         backoff=Backoff(attempts=kw["push_attempts"]),
+        limits=limits(kw),
     )
     workdir = kw["workdir"] or default_workdir(kw["repo"], kw["branch"])
     return PassSetup(settings, options, workdir, cp_token)

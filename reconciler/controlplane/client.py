@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.experimental
-from pydantic_core import from_json
 
 from reconciler.closing import Closing
 from reconciler.controlplane.gen import cluster_pb2 as pb
 from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc
 from reconciler.desired.events import Applied, Deleted, DesiredSet, Event, Received, coalesce
+from reconciler.desired.limits import InputLimitError, Limits
 from reconciler.desired.policy import (
     DesiredPolicy,
     PolicyKind,
@@ -31,6 +31,7 @@ from reconciler.desired.policy import (
     many_policies,
     parse_policy,
 )
+from reconciler.desired.reading import parse_json
 from reconciler.desired.state import DesiredState
 from reconciler.errors import ConfigError, CursorExpiredError, SourceUnavailableError
 
@@ -46,6 +47,9 @@ _STALLING = frozenset(
         grpc.StatusCode.INVALID_ARGUMENT,
     }
 )
+# JSON escapes can make a policy's JSON longer than its YAML file (six bytes for "\u00e9"), but
+# not more than this many times longer.
+_JSON_PER_RENDERED_BYTE = 6
 _LIST_TIMEOUT = 300.0  # seconds: a full list of 10,000 policies is a few megabytes
 # Without the List extension, the replayed history counts as complete once the watch has been
 # quiet this long (seconds); the server sends its history at once, then waits.
@@ -58,22 +62,31 @@ _CHANNEL_OPTIONS = ((grpc.experimental.ChannelOptions.SingleThreadedUnaryStream,
 class GrpcSource(Closing):
     """Desired state from a control plane speaking ``ctrl.v1.ClusterService``."""
 
-    def __init__(self, endpoint: Endpoint, *, region: str | None) -> None:
+    def __init__(
+        self, endpoint: Endpoint, *, region: str | None, limits: Limits | None = None
+    ) -> None:
         """Open a channel (lazily connected); ``region`` is required by the contract."""
         if not region:
             msg = "a grpc:// control plane needs --region"
             raise ConfigError(msg)
         self.endpoint = endpoint
         self.region = region
+        self.limits = limits or Limits()
+        options = (
+            *_CHANNEL_OPTIONS,
+            # Far above one policy's limit: an oversized policy is read, then rejected by its
+            # id; the 4 MiB default would fail the whole list or watch instead.
+            ("grpc.max_receive_message_length", self.limits.message_bytes),
+        )
         if endpoint.tls:
             credentials = grpc.ssl_channel_credentials(
                 root_certificates=endpoint.ca,
                 private_key=endpoint.client_key,
                 certificate_chain=endpoint.client_cert,
             )
-            channel = grpc.secure_channel(endpoint.target, credentials, options=_CHANNEL_OPTIONS)
+            channel = grpc.secure_channel(endpoint.target, credentials, options=options)
         else:
-            channel = grpc.insecure_channel(endpoint.target, options=_CHANNEL_OPTIONS)
+            channel = grpc.insecure_channel(endpoint.target, options=options)
         self._channel = channel
         self._closed = False
         self._stub = pb_grpc.ClusterServiceStub(channel)  # type: ignore[no-untyped-call]
@@ -91,26 +104,39 @@ class GrpcSource(Closing):
     def desired(self) -> DesiredState:
         """The complete desired set of the region, at the newest version listed."""
         request = pb.ListDesiredCiliumNetworkPoliciesRequest(region=self.region)
-        try:
-            listed = list(
-                self._stub.ListDesiredCiliumNetworkPolicies(
-                    request, metadata=self._metadata, timeout=_LIST_TIMEOUT
-                )
-            )
-        except grpc.RpcError as exc:
-            if isinstance(exc, grpc.Call) and exc.code() is grpc.StatusCode.UNIMPLEMENTED:
-                return self._desired_without_list()
-            raise _translate(exc, "listing desired policies") from None
         policies: list[DesiredPolicy] = []
         rejections: list[Rejection] = []
-        with many_policies():
-            for state in listed:
-                parsed = policy_from_state(state)
-                if isinstance(parsed, DesiredPolicy):
-                    policies.append(parsed)
-                else:
-                    rejections.extend(parsed)
-        highest = max((state.version for state in listed), default=0)
+        highest = count = 0
+        try:
+            stream = self._stub.ListDesiredCiliumNetworkPolicies(
+                request, metadata=self._metadata, timeout=_LIST_TIMEOUT
+            )
+            # Each message is validated as it arrives, so the wire form of 100,000 policies is
+            # never held at once.
+            with many_policies():
+                for state in stream:
+                    count += 1
+                    if count > self.limits.policies:
+                        stream.cancel()
+                        msg = (
+                            f"control plane: listing desired policies: more than "
+                            f"{self.limits.policies:,} (--max-policies); nothing was changed"
+                        )
+                        raise InputLimitError(msg)
+                    highest = max(highest, state.version)
+                    parsed = policy_from_state(state, limits=self.limits)
+                    if isinstance(parsed, DesiredPolicy):
+                        policies.append(parsed)
+                    else:
+                        rejections.extend(parsed)
+        except grpc.RpcError as exc:
+            if (
+                not count
+                and isinstance(exc, grpc.Call)
+                and exc.code() is grpc.StatusCode.UNIMPLEMENTED
+            ):
+                return self._desired_without_list()
+            raise _translate(exc, "listing desired policies") from None
         return DesiredState(tuple(policies), tuple(rejections), highest)
 
     def _desired_without_list(self) -> DesiredState:
@@ -139,7 +165,7 @@ class GrpcSource(Closing):
                 if isinstance(exc, grpc.Call) and exc.code() is grpc.StatusCode.NOT_FOUND:
                     continue  # removed: its file goes
                 raise _translate(exc, f"getting policy {policy_id}") from None
-            parsed = policy_from_state(state)
+            parsed = policy_from_state(state, limits=self.limits)
             if isinstance(parsed, DesiredPolicy):
                 policies.append(parsed)
             else:
@@ -174,7 +200,7 @@ class GrpcSource(Closing):
                     raise _translate(item, "replaying the watch") from None
                 if isinstance(item, Exception):  # pragma: no cover - only RpcError is put
                     raise item
-                yield event_from_state(item)
+                yield event_from_state(item, limits=self.limits)
         finally:
             call.cancel()
             thread.join(timeout=10)
@@ -184,7 +210,7 @@ class GrpcSource(Closing):
         request = pb.WatchCiliumNetworkPoliciesRequest(region=self.region, version_last_seen=cursor)
         try:
             for state in self._stub.WatchCiliumNetworkPolicies(request, metadata=self._metadata):
-                yield event_from_state(state)
+                yield event_from_state(state, limits=self.limits)
         except grpc.RpcError as exc:
             if (
                 self._closed
@@ -195,7 +221,7 @@ class GrpcSource(Closing):
             raise _translate(exc, f"watching from version {cursor}") from None
 
 
-def event_from_state(state: pb.CiliumNetworkPolicyState) -> Event:
+def event_from_state(state: pb.CiliumNetworkPolicyState, *, limits: Limits | None = None) -> Event:
     """A wire message as a ``Received`` (validated later, see ``events``) or ``Deleted`` event."""
     if state.WhichOneof("state") == "delete":
         gone = state.delete
@@ -203,20 +229,35 @@ def event_from_state(state: pb.CiliumNetworkPolicyState) -> Event:
             state.version, gone.cilium_network_policy_id, gone.k8s_namespace, gone.k8s_name
         )
     policy_id = state.apply.cilium_network_policy_id or f"version {state.version}"
-    return Received(state.version, policy_id, partial(_applied, state, policy_id))
+    return Received(state.version, policy_id, partial(_applied, state, policy_id, limits))
 
 
-def _applied(state: pb.CiliumNetworkPolicyState, policy_id: str) -> Applied:
-    parsed = policy_from_state(state)
+def _applied(state: pb.CiliumNetworkPolicyState, policy_id: str, limits: Limits | None) -> Applied:
+    parsed = policy_from_state(state, limits=limits)
     if isinstance(parsed, DesiredPolicy):
         return Applied(state.version, policy_id, parsed)
     return Applied(state.version, policy_id, None, tuple(parsed))
 
 
-def policy_from_state(state: pb.CiliumNetworkPolicyState) -> DesiredPolicy | list[Rejection]:
-    """An apply message as a validated policy, or the rejections that name what is wrong."""
+def policy_from_state(
+    state: pb.CiliumNetworkPolicyState, *, limits: Limits | None = None
+) -> DesiredPolicy | list[Rejection]:
+    """An apply message as a validated policy, or the rejections that name what is wrong.
+
+    Never raises: whatever a message holds, it becomes a policy or its rejections, so one bad
+    message cannot stop a list, a watch or the worker that validates its events.
+    """
+    policy_id = state.apply.cilium_network_policy_id or f"version {state.version}"
+    try:
+        return _policy_from_state(state, policy_id, limits or Limits())
+    except Exception as exc:  # noqa: BLE001 - the trust boundary, as in desired.policy
+        return [Rejection(policy_id, "policy", f"cannot be read ({type(exc).__name__})")]
+
+
+def _policy_from_state(
+    state: pb.CiliumNetworkPolicyState, policy_id: str, limits: Limits
+) -> DesiredPolicy | list[Rejection]:
     apply = state.apply
-    policy_id = apply.cilium_network_policy_id or f"version {state.version}"
     missing = [
         field
         for field, value in (
@@ -228,10 +269,15 @@ def policy_from_state(state: pb.CiliumNetworkPolicyState) -> DesiredPolicy | lis
     ]
     if missing:
         return [Rejection(policy_id, field, "required field is missing") for field in missing]
+    # A policy whose JSON is this large cannot render under the limit: refused unparsed.
+    if len(apply.policy) > _JSON_PER_RENDERED_BYTE * limits.policy_bytes:
+        size = len(apply.policy)
+        why = f"{size:,} bytes of JSON: its file would be over the limit of {limits.policy_bytes:,}"
+        return [Rejection(policy_id, "policy", why)]
     try:
-        body: Any = from_json(apply.policy)
-    except ValueError as exc:
-        return [Rejection(policy_id, "policy", f"not valid JSON: {exc}")]
+        body: Any = parse_json(apply.policy, where="policy")
+    except ConfigError as exc:
+        return [Rejection(policy_id, "policy", str(exc).removeprefix("policy: "))]
     entry: dict[str, Any] = {
         "id": apply.cilium_network_policy_id,
         "name": apply.k8s_name,

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import grpc
 
 from reconciler.controlplane.gen import cluster_pb2 as pb
-from reconciler.desired.state import load_document
+from reconciler.desired.limits import Limits
+from reconciler.desired.reading import load_document
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -107,7 +108,7 @@ class ReferenceControlPlane:
 
     def load_file(self, path: Path) -> int:
         """``load`` the ``policies:`` of a desired-state file (the file source's format)."""
-        document = load_document(path)
+        document = load_document(path, max_bytes=Limits().state_bytes)
         policies = document.get("policies") if isinstance(document, Mapping) else None
         return self.load(policies if isinstance(policies, list) else [])
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from reconciler.desired.cnp_fields import (
     Cidr,
@@ -244,8 +244,9 @@ class Label(CiliumModel):
 class DefaultDenyConfig(CiliumModel):
     """``enableDefaultDeny``: whether selecting an endpoint puts it in default deny."""
 
-    ingress: bool | None = None
-    egress: bool | None = None
+    # Strict: pydantic would take "yes" or 1 as true; the API server takes only a boolean.
+    ingress: StrictBool | None = None
+    egress: StrictBool | None = None
 
 
 class LogConfig(CiliumModel):

@@ -59,10 +59,15 @@ def _matches(pattern: re.Pattern[str], what: str, max_length: int | None = None)
 
 
 def _port(value: object) -> object:
-    # Ports are strings in the CRD (a number or a named port) but people write 8080 unquoted;
-    # accept the int and write it back as the string the API server stores.
+    # Ports are strings in the CRD (a number or a named port), and the API server refuses a
+    # number there. Converting silently would hide a real ambiguity: YAML 1.1 (kubectl, Flux)
+    # reads an unquoted 0123 as 83 and YAML 1.2 as 123, so the user must say which by quoting.
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        msg = (
+            'must be a string: quote it ("8080", not 8080); the CRD\'s type is string, and YAML '
+            "readers disagree on numbers such as 0123"
+        )
+        raise ValueError(msg)  # noqa: TRY004 - pydantic turns ValueError into the rejection
     return value
 
 

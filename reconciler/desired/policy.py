@@ -42,6 +42,18 @@ _DNS1123_SUBDOMAIN = re.compile(
 # Ids and regions land in file annotations and commit messages: printable ASCII without spaces
 # keeps them on one line, so nobody can forge a commit trailer or a YAML key through them.
 _TOKEN = re.compile(r"[\x21-\x7e]{1,253}")
+# Kubernetes allows 253 characters in a name, but the policy's file is <name>.yaml, and most file
+# systems (ext4, XFS, APFS, NTFS) refuse a file name over 255 bytes.
+_MAX_FILE_STEM = 255 - len(".yaml")
+# Label and annotation rules of k8s.io/apimachinery, as its validation.go (IsQualifiedName,
+# IsValidLabelValue) and objectmeta.go (ValidateAnnotations, whose keys are lowercased first,
+# and TotalAnnotationSizeLimitB, 256 KiB) have them.
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_MAX_NAME_PART = 63
+_MAX_ANNOTATIONS_BYTES = 256 * 1024
+# A value echoed in a message is cut to this many characters: a 50 MB name is not repeated.
+_SHOWN = 64
 # kustomize reads ``kustomization.yaml`` as the folder's own file; a policy of that name would
 # overwrite it.
 _RESERVED_NAMES = frozenset({"kustomization"})
@@ -85,6 +97,28 @@ class Rejection:
         return f"{self.policy_id}\t{self.field}\t{self.reason}"
 
 
+def shown(value: str) -> str:
+    """``value`` as a message quotes it: ``repr`` (control characters escaped), cut short."""
+    return repr(value) if len(value) <= _SHOWN else f"{value[:_SHOWN]!r}... ({len(value):,} chars)"
+
+
+def qualified_name_problem(key: str) -> str | None:
+    """Why ``key`` is not a Kubernetes qualified name (``[prefix/]name``), or None."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and (
+        not prefix or len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix)  # noqa: PLR2004 - DNS subdomain limit
+    ):
+        return "its prefix must be a DNS-1123 subdomain (e.g. example.com/)"
+    if "/" in prefix:
+        return "it may hold one '/', between a DNS prefix and the name"
+    if not name or len(name) > _MAX_NAME_PART or not _QUALIFIED_NAME.fullmatch(name):
+        return (
+            "its name part must be 1 to 63 letters, digits, '-', '_' or '.', starting and "
+            "ending with a letter or digit"
+        )
+    return None
+
+
 def _check_token(value: str, what: str) -> str:
     if not _TOKEN.fullmatch(value):
         msg = f"{what} must be 1 to 253 printable ASCII characters without spaces"
@@ -123,7 +157,7 @@ class DesiredPolicy(BaseModel):
     def _namespace(cls, value: str | None) -> str | None:
         if value is not None and (len(value) > 63 or not _DNS1123_LABEL.fullmatch(value)):  # noqa: PLR2004 - DNS label limit
             msg = (
-                f"{value!r} is not a DNS-1123 label (at most 63 lowercase letters, digits "
+                f"{shown(value)} is not a DNS-1123 label (at most 63 lowercase letters, digits "
                 "and '-', starting and ending with a letter or digit)"
             )
             raise ValueError(msg)
@@ -134,12 +168,49 @@ class DesiredPolicy(BaseModel):
     def _name(cls, value: str) -> str:
         if len(value) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(value):  # noqa: PLR2004 - DNS subdomain limit
             msg = (
-                f"{value!r} is not a DNS-1123 subdomain (at most 253 lowercase letters, "
+                f"{shown(value)} is not a DNS-1123 subdomain (at most 253 lowercase letters, "
                 "digits, '-' and '.', each part starting and ending with a letter or digit)"
             )
             raise ValueError(msg)
         if value in _RESERVED_NAMES:
             msg = f"{value!r} would collide with the folder's kustomization.yaml"
+            raise ValueError(msg)
+        if len(value) > _MAX_FILE_STEM:
+            msg = (
+                f"is {len(value)} characters: Kubernetes allows 253, but its file "
+                f"<name>.yaml would be over the 255-byte file-name limit of the file systems "
+                f"Git checks out to; at most {_MAX_FILE_STEM} characters"
+            )
+            raise ValueError(msg)
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, label in value.items():
+            problem = qualified_name_problem(key)
+            if problem is not None:
+                msg = f"label key {shown(key)} is not a qualified name: {problem}"
+                raise ValueError(msg)
+            if len(label) > _MAX_NAME_PART or not _LABEL_VALUE.fullmatch(label):
+                msg = (
+                    f"label {shown(key)} has value {shown(label)}: at most 63 letters, digits, "
+                    "'-', '_' or '.', starting and ending with a letter or digit (or empty)"
+                )
+                raise ValueError(msg)
+        return value
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotations(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            problem = qualified_name_problem(key.lower())
+            if problem is not None:
+                msg = f"annotation key {shown(key)} is not a qualified name: {problem}"
+                raise ValueError(msg)
+        size = sum(len(key) + len(text) for key, text in value.items())
+        if size > _MAX_ANNOTATIONS_BYTES:
+            msg = f"annotations total {size:,} bytes; Kubernetes allows {_MAX_ANNOTATIONS_BYTES:,}"
             raise ValueError(msg)
         return value
 
@@ -196,14 +267,26 @@ def parse_policy(entry: object, *, position: str) -> DesiredPolicy | list[Reject
         return [Rejection(position, position, "must be a mapping")]
     raw_id = entry.get("id")
     policy_id = raw_id if isinstance(raw_id, str) and raw_id else position
+    try:
+        return _parse(entry, policy_id, raw_id)
+    except Exception as exc:  # noqa: BLE001 - the trust boundary: no input may end the pass
+        # A shape no check foresaw: that entry is rejected by its id, and the rest go on.
+        return [Rejection(policy_id, "policy", f"cannot be read ({type(exc).__name__})")]
+
+
+def _parse(
+    entry: Mapping[str, Any], policy_id: str, raw_id: object
+) -> DesiredPolicy | list[Rejection]:
     problems: list[Rejection] = []
 
     def reject(field: str, reason: str) -> None:
         problems.append(Rejection(policy_id, field, reason))
 
-    unknown = sorted(set(entry) - {"id", "namespace", "name", "region", "version", "policy"})
+    unknown = sorted(
+        map(str, set(entry) - {"id", "namespace", "name", "region", "version", "policy"})
+    )
     for key in unknown:
-        reject(str(key), "unknown field")
+        reject(key, "unknown field")
     if not raw_id:
         reject("id", "required and must not be empty")
     fields = _body_fields(entry.get("policy"), entry, reject)
@@ -241,15 +324,17 @@ def _object_fields(body: Mapping[str, Any], fields: dict[str, Any], reject: Any)
     """Take apiVersion, kind, metadata and spec(s) from a full or wrapper-shaped object."""
     api_version = body.get("apiVersion", API_VERSION)
     if api_version != API_VERSION:
-        reject("apiVersion", f"must be {API_VERSION!r}, got {api_version!r}")
+        got = shown(api_version) if isinstance(api_version, str) else type(api_version).__name__
+        reject("apiVersion", f"must be {API_VERSION!r}, got {got}")
     kind = body.get("kind")
     if kind is not None:
-        if kind in set(PolicyKind):
+        if isinstance(kind, str) and kind in set(PolicyKind):
             fields["kind"] = PolicyKind(kind)
         else:
-            reject("kind", f"must be one of {', '.join(PolicyKind)}, got {kind!r}")
-    for key in sorted(set(body) - _OBJECT_KEYS):
-        reject(str(key), "unknown field")
+            shown_kind = shown(kind) if isinstance(kind, str) else f"a {type(kind).__name__}"
+            reject("kind", f"must be one of {', '.join(PolicyKind)}, got {shown_kind}")
+    for key in sorted(map(str, set(body) - _OBJECT_KEYS)):
+        reject(key, "unknown field")
     _metadata_fields(body.get("metadata", {}), fields, reject)
     if "spec" not in body and "specs" not in body:
         reject("spec", "the policy needs a spec or specs")
@@ -262,14 +347,17 @@ def _metadata_fields(metadata: object, fields: dict[str, Any], reject: Any) -> N
     if not isinstance(metadata, Mapping):
         reject("metadata", "must be a mapping")
         return
-    for key in sorted(set(metadata) - _KEPT_METADATA - _SERVER_SET_METADATA):
+    for key in sorted(map(str, set(metadata) - _KEPT_METADATA - _SERVER_SET_METADATA)):
         reject(f"metadata.{key}", "unknown field")
     for key in ("name", "namespace"):
         given = metadata.get(key)
         if given is None:
             continue
         if key in fields and fields[key] != given:
-            reject(f"metadata.{key}", f"{given!r} contradicts the entry's {key} {fields[key]!r}")
+            reject(
+                f"metadata.{key}",
+                f"{_any(given)} contradicts the entry's {key} {_any(fields[key])}",
+            )
         fields.setdefault(key, given)
     labels = metadata.get("labels") or {}
     annotations = metadata.get("annotations") or {}
@@ -285,6 +373,10 @@ def _metadata_fields(metadata: object, fields: dict[str, Any], reject: Any) -> N
         }
     else:
         fields["annotations"] = annotations
+
+
+def _any(value: object) -> str:
+    return shown(value) if isinstance(value, str) else f"a {type(value).__name__}"
 
 
 def _field(loc: tuple[int | str, ...]) -> str:

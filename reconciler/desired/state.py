@@ -2,8 +2,9 @@
 
 Sits at the start of a pass. A ``Source`` returns a ``DesiredState``: every valid policy, one
 ``Rejection`` per problem with the others, and the control-plane version the state reflects.
-This module holds the interface and the file source (``file://PATH``); the gRPC source plugs in
-behind the same interface (``open_source`` picks by URL scheme).
+This module holds the interface and the file source (``file://PATH``, read through ``reading``
+within ``limits``); the gRPC source plugs in behind the same interface
+(``reconcile.sources.open_source`` picks by URL scheme).
 
 Desired-state file format (YAML or JSON)::
 
@@ -19,16 +20,14 @@ Desired-state file format (YAML or JSON)::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
+from reconciler.desired.limits import InputLimitError, Limits
 from reconciler.desired.policy import DesiredPolicy, Rejection, many_policies, parse_policy
-from reconciler.errors import ConfigError, SourceUnavailableError
+from reconciler.desired.reading import load_document
+from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -60,17 +59,39 @@ class Source(Protocol):
         ...
 
 
-def build_state(entries: object, *, region: str | None, version: object = None) -> DesiredState:
-    """Validate raw entries into a ``DesiredState``, filtering by ``region``."""
+def build_state(
+    entries: object,
+    *,
+    region: str | None,
+    version: object = None,
+    limits: Limits | None = None,
+    where: str = "the desired state",
+) -> DesiredState:
+    """Validate raw entries into a ``DesiredState``, filtering by ``region``.
+
+    The state as a whole is refused (``ConfigError``) when it is not a list or has more entries
+    than ``limits.policies``: a pass on a partial or misread state would delete every policy
+    it does not hold. One bad entry is only that entry's rejection.
+    """
+    limits = limits or Limits()
     if not isinstance(entries, list):
-        return DesiredState((), (Rejection("policies", "policies", "must be a list"),), 0)
+        msg = f"{where}: 'policies' must be a list, got {type(entries).__name__}"
+        raise ConfigError(msg)
+    if len(entries) > limits.policies:
+        msg = (
+            f"{where}: {len(entries):,} policies, over the limit of {limits.policies:,} "
+            "(--max-policies); nothing was changed"
+        )
+        raise InputLimitError(msg)
     policies: list[DesiredPolicy] = []
     rejections: list[Rejection] = []
     with many_policies():
         for index, entry in enumerate(entries):
             if region is not None and isinstance(entry, Mapping):
                 entry_region = entry.get("region")
-                if entry_region is not None and entry_region != region:
+                # Only a well-formed other region is skipped; anything else is validated, and
+                # rejected by its id, rather than silently left out.
+                if isinstance(entry_region, str) and entry_region != region:
                     continue
             parsed = parse_policy(entry, position=f"policies[{index}]")
             if isinstance(parsed, DesiredPolicy):
@@ -88,48 +109,32 @@ def build_state(entries: object, *, region: str | None, version: object = None) 
 class FileSource:
     """Desired state from a YAML or JSON file, re-read on every call."""
 
-    def __init__(self, path: Path, *, region: str | None = None) -> None:
+    def __init__(
+        self, path: Path, *, region: str | None = None, limits: Limits | None = None
+    ) -> None:
         """Remember where the file is; nothing is read until ``desired``."""
         self.path = path
         self.region = region
+        self.limits = limits or Limits()
 
     def close(self) -> None:
         """Nothing to release: the file is opened per read."""
 
     def desired(self) -> DesiredState:
         """Read and validate the file."""
-        document = load_document(self.path)
+        document = load_document(self.path, max_bytes=self.limits.state_bytes)
         if not isinstance(document, Mapping) or "policies" not in document:
             msg = f"{self.path}: expected a mapping with a top-level 'policies:' list"
             raise ConfigError(msg)
         unknown = sorted(set(document) - {"policies", "version"})
         if unknown:
-            msg = f"{self.path}: unknown top-level field(s) {', '.join(map(str, unknown))}"
+            listed = ", ".join(repr(str(key)) for key in unknown)
+            msg = f"{self.path}: unknown top-level field(s) {listed}"
             raise ConfigError(msg)
         return build_state(
-            document["policies"], region=self.region, version=document.get("version")
+            document["policies"],
+            region=self.region,
+            version=document.get("version"),
+            limits=self.limits,
+            where=str(self.path),
         )
-
-
-def load_document(path: Path) -> object:
-    """Parse a YAML or JSON file into plain Python values."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        msg = f"{path}: desired-state file not found"
-        raise ConfigError(msg) from exc
-    except OSError as exc:
-        msg = f"{path}: cannot read: {exc.strerror}"
-        raise SourceUnavailableError(msg) from exc
-    if path.suffix == ".json":
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            msg = f"{path}: invalid JSON: {exc}"
-            raise ConfigError(msg) from exc
-    try:
-        # The safe loader builds plain dicts and lists, and uses libyaml when it is installed.
-        return YAML(typ="safe").load(text)
-    except YAMLError as exc:
-        msg = f"{path}: invalid YAML: {exc}"
-        raise ConfigError(msg) from exc

@@ -44,9 +44,9 @@ from reconciler.errors import (
     PushRejectedError,
     StalledError,
     WorkdirError,
-    redact,
 )
 from reconciler.gitops import credentials, trust
+from reconciler.scrub import redact
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

@@ -14,6 +14,7 @@ to.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from pathlib import Path, PurePosixPath
 
@@ -101,7 +102,10 @@ class _Guard:
 
 def _write(target: Path, content: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}{_TEMP_SUFFIX}")
+    # Named by a hash of the target's name, not after it: a 250-character policy name plus a
+    # suffix would pass the file system's 255-byte limit on names.
+    digest = hashlib.sha256(target.name.encode()).hexdigest()[:16]
+    temporary = target.with_name(f".{digest}{_TEMP_SUFFIX}")
     # A stale temporary file from an interrupted run (or anything planted there) goes first.
     with contextlib.suppress(FileNotFoundError):
         temporary.unlink()

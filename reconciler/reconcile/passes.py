@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from reconciler.desired.limits import Limits
 from reconciler.desired.names import CLUSTER_FOLDER, DEFAULT_PATH
 from reconciler.errors import ConfigError, MassDeletionError, PushRejectedError
 from reconciler.gitops import (
@@ -40,6 +41,7 @@ from reconciler.reconcile.plan import (
 )
 from reconciler.render.manifest import Renderer
 from reconciler.render.tree import ScanCache, TreeSnapshot, check_root, read_files, scan
+from reconciler.scrub import printable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -79,6 +81,8 @@ class PassOptions:
     # False: skip the fetch when the workdir is the last known remote head (the service's
     # event passes); a remote that moved rejects the push, and the retry fetches.
     fetch: bool = True
+    # The bounds on the input; a pass uses the rendered-policy size (see desired.limits).
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +137,7 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
     A long-running caller passes the same ``cache`` every time, so a pass over an unchanged
     tree does not re-read it, and a pass after one event re-renders only what changed.
     """
-    renderer = Renderer(templates)
+    renderer = Renderer(templates, max_bytes=options.limits.policy_bytes)
     root = managed_root(workspace.path, options.path)
     proposing = workspace.settings.push_branch
     attempt = 0
@@ -297,24 +301,33 @@ def _full_plan(state: DesiredState, tree: TreeSnapshot, renderer: Renderer) -> P
     )
 
 
-def render_only(state: DesiredState, out: Path, templates: Templates) -> Plan:
+def render_only(
+    state: DesiredState, out: Path, templates: Templates, *, limits: Limits | None = None
+) -> Plan:
     """Write the tree for ``state`` into ``out`` (no git); unmanaged files there are kept."""
-    plan = _full_plan(state, scan(out), Renderer(templates))
+    max_bytes = (limits or Limits()).policy_bytes
+    plan = _full_plan(state, scan(out), Renderer(templates, max_bytes=max_bytes))
     apply_plan(out, plan)
     return plan
 
 
 def change_lines(plan: Plan) -> list[str]:
     """One line per file the plan writes or removes, for the commit message and the PR."""
+    # Paths come from the tree too (folders someone committed): printable, so that no name can
+    # forge a line of the message, such as a Control-Plane-Version trailer.
     lines = [
-        f"- {_PAST_TENSE[c.action]} {c.path} (policy {c.policy_id or 'unknown'}): {c.reason}"
+        f"- {_PAST_TENSE[c.action]} {printable(c.path)}"
+        f" (policy {printable(c.policy_id or 'unknown')}): {printable(c.reason)}"
         for c in plan.effective
     ]
     lines += [
-        f"- regenerated {folder + '/' if folder else ''}kustomization.yaml"
+        f"- regenerated {printable(folder + '/' if folder else '')}kustomization.yaml"
         for folder in sorted(plan.kustomization_writes)
     ]
-    lines += [f"- removed {folder}/kustomization.yaml" for folder in plan.kustomization_removals]
+    lines += [
+        f"- removed {printable(folder)}/kustomization.yaml"
+        for folder in plan.kustomization_removals
+    ]
     return lines
 
 

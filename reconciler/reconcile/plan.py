@@ -117,13 +117,17 @@ def make_plan(
 ) -> Plan:
     """Compare ``desired`` with ``tree``; ``held_ids`` are rejected policies whose files stay."""
     accepted, rejections = _place(desired, tree)
-    held = set(held_ids) | {r.policy_id for r in rejections}
     changes: list[Change] = []
     claimed: set[str] = set()
     wanted_path = {p.id: p.path for p in accepted}
     for policy in accepted:
         claimed.add(policy.path)
-        changes.append(_decide(policy, tree, renderer))
+        decided = _decide(policy, tree, renderer)
+        if isinstance(decided, Rejection):
+            rejections.append(decided)  # its file, if any, is claimed: kept as it is
+        else:
+            changes.append(decided)
+    held = set(held_ids) | {r.policy_id for r in rejections}
     for path in sorted(tree.files):
         state = tree.files[path]
         if path in claimed or not state.managed or state.policy_id in held:
@@ -204,7 +208,10 @@ def replan(
         del changes[path]
     wanted_path = {p.id: p.path for p in accepted}
     for policy in accepted:
-        changes[policy.path] = _decide(policy, tree, renderer)
+        decided = _decide(policy, tree, renderer)
+        if isinstance(decided, Rejection):
+            return None  # a held file is the full plan's judgement
+        changes[policy.path] = decided
     for path in stale - claimed:
         state = tree.files.get(path)
         if state is not None and state.managed:
@@ -327,7 +334,8 @@ def _settled(path: str, policy_id: str | None) -> Change:
     return Change(Action.UNCHANGED, path, policy_id, "up to date")
 
 
-def _decide(policy: DesiredPolicy, tree: TreeSnapshot, renderer: Renderer) -> Change:
+def _decide(policy: DesiredPolicy, tree: TreeSnapshot, renderer: Renderer) -> Change | Rejection:
+    """What ``policy``'s file needs; a ``Rejection`` when its rendered file is too large."""
     state = tree.files.get(policy.path)
     if state is None:
         reason = "missing"
@@ -339,8 +347,17 @@ def _decide(policy: DesiredPolicy, tree: TreeSnapshot, renderer: Renderer) -> Ch
         reason = "re-rendered"
     else:
         return _settled(policy.path, policy.id)
+    content = renderer.document(policy)
+    if len(content) > renderer.max_bytes:
+        # The API server would refuse it, and Flux's apply of the whole Kustomization with it.
+        why = (
+            f"the rendered file is {len(content):,} bytes, over the limit of "
+            f"{renderer.max_bytes:,} (--max-policy-bytes; the API server stores objects up to "
+            "1.5 MiB)"
+        )
+        return Rejection(policy.id, "policy", why)
     action = Action.CREATE if state is None else Action.UPDATE
-    return Change(action, policy.path, policy.id, reason, renderer.document(policy))
+    return Change(action, policy.path, policy.id, reason, content)
 
 
 def _kustomizations(

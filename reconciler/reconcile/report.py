@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from reconciler.reconcile.plan import Action, Plan
+from reconciler.scrub import printable
 
 if TYPE_CHECKING:
     from reconciler.desired.policy import Rejection
@@ -18,19 +19,30 @@ if TYPE_CHECKING:
 
 def plan_lines(plan: Plan) -> list[str]:
     """One line per file the plan writes or deletes, then the summary line."""
+    # Paths and ids can come from the tree (a file someone committed), so each is printable.
     lines = [
-        f"{change.action.value:<7} {change.path}  [{change.policy_id or '-'}] {change.reason}"
+        f"{change.action.value:<7} {printable(change.path)}  [{printable(change.policy_id or '-')}]"
+        f" {printable(change.reason)}"
         for change in plan.effective
     ]
-    lines += [f"write   {_kustomization(folder)}" for folder in sorted(plan.kustomization_writes)]
-    lines += [f"delete  {_kustomization(folder)}" for folder in plan.kustomization_removals]
+    lines += [
+        f"write   {printable(_kustomization(folder))}"
+        for folder in sorted(plan.kustomization_writes)
+    ]
+    lines += [f"delete  {printable(_kustomization(f))}" for f in plan.kustomization_removals]
     lines.append(f"plan: {plan.summary}, {plan.count(Action.UNCHANGED)} unchanged")
     return lines
 
 
 def rejection_lines(rejections: tuple[Rejection, ...]) -> list[str]:
-    """``rejected: <policy id>: <field>: <reason>``, one per problem, in input order."""
-    return [f"rejected: {r.policy_id}: {r.field}: {r.reason}" for r in rejections]
+    """``rejected: <policy id>: <field>: <reason>``, one per problem, in input order.
+
+    Each line is one line: an id with a newline in it cannot forge a second ``rejected:`` line.
+    """
+    return [
+        f"rejected: {printable(r.policy_id)}: {printable(r.field)}: {printable(r.reason)}"
+        for r in rejections
+    ]
 
 
 def plan_json(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+from reconciler.desired.limits import Limits
 from reconciler.desired.state import FileSource
 from reconciler.errors import ConfigError
 
@@ -21,10 +22,15 @@ if TYPE_CHECKING:
 
 
 def read_state(
-    url: str, *, region: str | None, token: str | None = None, tls: TlsFiles | None = None
+    url: str,
+    *,
+    region: str | None,
+    token: str | None = None,
+    tls: TlsFiles | None = None,
+    limits: Limits | None = None,
 ) -> DesiredState:
     """Open the source for ``url``, read the whole desired state once, and close it."""
-    source = open_source(url, region=region, token=token, tls=tls)
+    source = open_source(url, region=region, token=token, tls=tls, limits=limits)
     try:
         return source.desired()
     finally:
@@ -32,21 +38,28 @@ def read_state(
 
 
 def open_source(
-    url: str, *, region: str | None, token: str | None = None, tls: TlsFiles | None = None
+    url: str,
+    *,
+    region: str | None,
+    token: str | None = None,
+    tls: TlsFiles | None = None,
+    limits: Limits | None = None,
 ) -> Source:
     """Pick the source for ``url``: ``file://PATH`` (or a plain path), ``grpc(s)://HOST:PORT``."""
+    limits = limits or Limits()
     parts = urlsplit(url)
     if parts.scheme in {"", "file"}:
         raw = unquote(parts.netloc + parts.path) if parts.scheme else url
         if not raw:
             msg = "--control-plane file:// needs a path, e.g. file://desired-state.yaml"
             raise ConfigError(msg)
-        return FileSource(Path(raw), region=region)
+        return FileSource(Path(raw), region=region, limits=limits)
     if parts.scheme in {"grpc", "grpcs"}:
         # Imported here: grpc is only loaded when a control plane is actually used.
         from reconciler.controlplane.client import GrpcSource  # noqa: PLC0415
         from reconciler.controlplane.endpoint import parse_endpoint  # noqa: PLC0415
 
-        return GrpcSource(parse_endpoint(url, token=token, tls=tls), region=region)
+        endpoint = parse_endpoint(url, token=token, tls=tls)
+        return GrpcSource(endpoint, region=region, limits=limits)
     msg = f"unsupported --control-plane scheme {parts.scheme!r}; use file://PATH or grpc://"
     raise ConfigError(msg)

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 # form of YAML 1.1 and 1.2 at once ("0123", "1e3", "12:30", "2001-12-14", ".inf").
 _PLAIN = re.compile(r"[A-Za-z/][A-Za-z0-9_./:@-]*(?: [A-Za-z0-9_./:@()-]+)*")
 # Words YAML 1.1 reads as booleans or null (YAML 1.2 reads a subset of these).
-_RESERVED = frozenset(
+RESERVED = frozenset(
     {"y", "yes", "n", "no", "true", "false", "on", "off", "null", "~"},
 )
 # Characters that must be escaped inside a double-quoted scalar: quote, backslash, and
@@ -68,7 +68,7 @@ def scalar(value: object) -> str:
 def _string(value: str) -> str:
     if (
         _PLAIN.fullmatch(value)
-        and value.lower() not in _RESERVED
+        and value.lower() not in RESERVED
         and not value.endswith(":")
         and ": " not in value
     ):

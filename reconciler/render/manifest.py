@@ -25,6 +25,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from reconciler.desired.limits import KUBERNETES_OBJECT_BYTES
 from reconciler.desired.names import (
     API_VERSION,
     DIGEST_ANNOTATION,
@@ -60,9 +61,14 @@ def file_checksum(without_checksum_line: bytes) -> str:
 class Renderer:
     """Renders policies with one set of templates."""
 
-    def __init__(self, templates: Templates) -> None:
-        """Keep the templates; rendering itself holds no state."""
+    def __init__(self, templates: Templates, *, max_bytes: int = KUBERNETES_OBJECT_BYTES) -> None:
+        """Keep the templates and the size limit; rendering itself holds no state.
+
+        ``max_bytes`` is the largest file the planner writes (``--max-policy-bytes``); the
+        renderer only carries it, so every caller that plans uses the same one.
+        """
         self._templates = templates
+        self.max_bytes = max_bytes
 
     def header(self, policy: DesiredPolicy) -> str:
         """The comment block above the document, ending in a newline (cached on the policy)."""

@@ -34,6 +34,7 @@ from reconciler.desired.names import (
     MANAGED_BY_VALUE,
 )
 from reconciler.errors import UnsafePathError
+from reconciler.render import canonical_yaml
 from reconciler.render.manifest import CHECKSUM_LINE, file_checksum
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ KUSTOMIZATION_MARKER = (
 )
 _KUSTOMIZATION_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 _RESOURCE_SUFFIXES = (".yaml", ".yml", ".json")
+# Names YAML 1.1 and 1.2 both read as plain strings: a letter or '_' first (a digit could start a
+# number, a date or a time), then letters, digits, '_', '.' and '-'.
+_PLAIN_RESOURCE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _MANAGED_LABEL = re.compile(
     rb"^ +" + re.escape(f"{MANAGED_BY_LABEL}: {MANAGED_BY_VALUE}".encode()) + rb"$",
     re.MULTILINE,
@@ -94,11 +98,23 @@ def kustomization(resources: list[str]) -> bytes:
     ]
     if resources:
         lines.append("resources:")
-        lines.extend(f"- {name}" for name in sorted(resources))
+        lines.extend(f"- {_resource(name)}" for name in sorted(resources))
     else:
         # An empty list still builds; Flux needs the path to exist, or it prunes nothing.
         lines.append("resources: []")
     return ("\n".join(lines) + "\n").encode()
+
+
+def _resource(name: str) -> str:
+    r"""A file or folder name as a kustomization lists it: plain when YAML reads it as that name.
+
+    Anything else is quoted: a file named "a: b.yaml" or "x\n- ../../other.yaml" committed to
+    the tree is listed as that one name, never read as YAML; a folder "2024-01-01" or "on" is not
+    read as a date or a boolean by YAML 1.1 (kustomize's reader).
+    """
+    if _PLAIN_RESOURCE.fullmatch(name) and name.lower() not in canonical_yaml.RESERVED:
+        return name
+    return canonical_yaml.scalar(name)
 
 
 def check_root(workdir: Path, root: Path) -> None:

@@ -1,0 +1,205 @@
+"""Untrusted bytes -> plain values: the one way this package reads a file or a message.
+
+Sits at the trust boundary, under the desired-state file source, the config file, the control
+plane's messages and the reference server. Every reader here:
+
+* reads regular files only, opened without following a link at the last step and without
+  blocking (a FIFO or a device named as a file would otherwise hang the process), and refuses a
+  file over its size limit before reading a byte of it;
+* decodes strict UTF-8, and says at which byte it is not;
+* parses JSON strictly: a duplicate key is refused (Kubernetes' own decoder, sigs.k8s.io/json,
+  refuses them in strict mode; YAML's loader already does), and so are ``NaN`` and
+  ``Infinity``, which are not JSON;
+* parses YAML with the safe loader (plain values only, no tags that build objects), then checks
+  aliases and depth (``limits.check_document``) before anything walks the value.
+
+Every failure is an ``InputLimitError`` or ``ConfigError`` naming the input and what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from reconciler.desired.limits import InputLimitError, check_document
+from reconciler.errors import ConfigError, SourceUnavailableError
+
+# An unquoted '*' starting a node is a YAML alias; inside quotes it is text. The pattern also
+# matches some text (a '*' after a space in a quoted string), which only costs the alias walk.
+_MAYBE_ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s,\[\]{}]")
+# Text that may nest deeper than limits.MAX_DEPTH: a run of flow openers, or a line indented
+# that far. Only such text (or text with aliases) is walked, so a large ordinary file is not.
+_MAYBE_DEEP = re.compile(r"(?:[\[{]\s*){32}|^ {128}", re.MULTILINE)
+# A \\u escape of a UTF-16 surrogate: JSON and YAML both allow writing one, alone, which gives a
+# string no UTF-8 file can hold (Kubernetes' decoder would turn it into U+FFFD).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]|\\U0000[dD][89a-fA-F]")
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+    stat.S_IFLNK: "a symlink",
+}
+
+
+class NotRegularFileError(ConfigError):
+    """A path names a FIFO, a device, a socket or a folder: it is never read."""
+
+
+def file_kind(mode: int) -> str | None:
+    """What a non-regular file is ("a FIFO", ...), or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def read_bytes(path: Path | str, *, max_bytes: int, what: str, follow: bool = True) -> bytes:
+    """The content of the regular file ``path``, at most ``max_bytes`` long.
+
+    Opened non-blocking (a FIFO opens at once, and is then refused for what it is). With
+    ``follow=False`` a symlink at ``path`` itself is refused too.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        handle = os.open(path, flags)
+    except FileNotFoundError as exc:
+        msg = f"{path}: {what} not found"
+        raise ConfigError(msg) from exc
+    except OSError as exc:
+        if not follow and Path(path).is_symlink():
+            msg = f"{path}: {what} is a symlink; not followed"
+            raise NotRegularFileError(msg) from None
+        msg = f"{path}: cannot read the {what}: {exc.strerror}"
+        raise SourceUnavailableError(msg) from exc
+    try:
+        info = os.fstat(handle)
+        kind = file_kind(info.st_mode)
+        if kind is not None:
+            msg = f"{path}: the {what} is {kind}, not a regular file; not read"
+            raise NotRegularFileError(msg)
+        if info.st_size > max_bytes:
+            msg = (
+                f"{path}: the {what} is {info.st_size:,} bytes, over the limit of "
+                f"{max_bytes:,} bytes"
+            )
+            raise InputLimitError(msg)
+        # The file may grow between fstat and read: read one byte more than allowed to see it.
+        chunks: list[bytes] = []
+        total = 0
+        while total <= max_bytes:
+            chunk = os.read(handle, min(max_bytes + 1 - total, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(handle)
+    if total > max_bytes:
+        msg = f"{path}: the {what} grew past the limit of {max_bytes:,} bytes while being read"
+        raise InputLimitError(msg)
+    return b"".join(chunks)
+
+
+def decode(data: bytes, *, where: str) -> str:
+    """Strict UTF-8 (a leading byte-order mark is dropped)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        msg = f"{where}: not UTF-8 text (byte {exc.start:,})"
+        raise ConfigError(msg) from None
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return found
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _no_surrogates(value: object, text: str, where: str) -> None:
+    """Refuse a value with a lone surrogate in it; looked for only where the text escapes one."""
+    if _SURROGATE_ESCAPE.search(text) is None:
+        return
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                msg = f"{where}: a string holds a lone UTF-16 surrogate (\\ud800-\\udfff)"
+                raise ConfigError(msg) from None
+        elif isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def parse_json(text: str | bytes, *, where: str) -> object:
+    """Strict JSON: duplicate keys, ``NaN`` and ``Infinity`` refused; deep nesting refused."""
+    if isinstance(text, bytes):
+        text = decode(text, where=where)
+    try:
+        value = json.loads(text, object_pairs_hook=_unique, parse_constant=_constant)
+    except _DuplicateKeyError as exc:
+        msg = f"{where}: invalid JSON: duplicate key {exc.key!r}"
+        raise ConfigError(msg) from None
+    except RecursionError:
+        msg = f"{where}: invalid JSON: nested too deeply"
+        raise InputLimitError(msg) from None
+    except ValueError as exc:  # JSONDecodeError, NaN
+        msg = f"{where}: invalid JSON: {exc}"
+        raise ConfigError(msg) from None
+    _no_surrogates(value, text, where)
+    return value
+
+
+def parse_yaml(text: str, *, where: str) -> object:
+    """One YAML document as plain values (the safe loader), aliases and depth checked."""
+    try:
+        # The safe loader builds plain dicts and lists, rejects duplicate keys, and uses libyaml
+        # when it is installed.
+        value = YAML(typ="safe").load(text)
+    except RecursionError:
+        msg = f"{where}: invalid YAML: nested too deeply"
+        raise InputLimitError(msg) from None
+    except YAMLError as exc:
+        msg = f"{where}: invalid YAML: {exc}"
+        raise ConfigError(msg) from None
+    if _MAYBE_ALIAS.search(text) is not None or _MAYBE_DEEP.search(text) is not None:
+        check_document(value, where=where)
+    _no_surrogates(value, text, where)
+    return value
+
+
+def load_document(path: Path, *, max_bytes: int, what: str = "desired-state file") -> object:
+    """Read and parse a YAML or JSON file (by its suffix) into plain values."""
+    text = decode(read_bytes(path, max_bytes=max_bytes, what=what), where=str(path))
+    if path.suffix == ".json":
+        return parse_json(text, where=str(path))
+    return parse_yaml(text, where=str(path))
