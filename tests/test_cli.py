@@ -158,7 +158,8 @@ def test_config_file_with_unknown_key_or_secret_exits_2(tmp_path: Path) -> None:
     assert "hunter2" not in result.stderr + result.stdout
 
 
-def test_runtime_failure_exits_1_without_leaking_credentials(tmp_path: Path) -> None:
+def test_a_password_in_the_url_and_a_token_file_is_a_usage_error(tmp_path: Path) -> None:
+    """Two credentials for one remote: refused (exit 2), and neither is printed."""
     state = write_state(tmp_path / "desired.json", GOOD)
     token_file = tmp_path / "token"
     token_file.write_text("s3cr3t-token-value\n")
@@ -168,6 +169,28 @@ def test_runtime_failure_exits_1_without_leaking_credentials(tmp_path: Path) -> 
         str(state),
         "--repo",
         "http://user:p4ssw0rd@127.0.0.1:9/fleet.git",
+        "--workdir",
+        str(tmp_path / "work"),
+        "--git-token-file",
+        str(token_file),
+    )
+    assert result.exit_code == 2
+    assert "keep one of them" in result.stderr
+    everything = result.stdout + result.stderr
+    assert "p4ssw0rd" not in everything
+    assert "s3cr3t-token-value" not in everything
+
+
+def test_runtime_failure_exits_1_without_leaking_credentials(tmp_path: Path) -> None:
+    state = write_state(tmp_path / "desired.json", GOOD)
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cr3t-token-value\n")
+    result = run(
+        "sync",
+        "--control-plane",
+        str(state),
+        "--repo",
+        "http://user@127.0.0.1:9/fleet.git",
         "--workdir",
         str(tmp_path / "work"),
         "--git-token-file",

@@ -21,7 +21,8 @@ import click
 from reconciler.commands.history import checkout_option, policy_file
 from reconciler.desired.names import DEFAULT_PATH
 from reconciler.errors import CiliumGitopsError
-from reconciler.validate.documents import MAX_FILE_BYTES
+from reconciler.scrub import printable
+from reconciler.validate.documents import UnreadableError, read
 from reconciler.validate.formats import write_report
 
 if TYPE_CHECKING:
@@ -29,25 +30,50 @@ if TYPE_CHECKING:
     from reconciler.review.output import Format
 
 
-def read_folder(folder: Path) -> dict[str, bytes]:
-    """Every regular file below ``folder``, by relative path; links are not followed."""
+def read_folder(folder: Path, skipped: list[str]) -> dict[str, bytes]:
+    """Every regular file below ``folder``, by relative path.
+
+    Links are not followed; links out of the folder, FIFOs, devices, sockets and files over the
+    size limit are added to ``skipped`` (``path: why``) and never read.
+    """
     found: dict[str, bytes] = {}
-    for current, folders, files in os.walk(folder, followlinks=False):
-        folders[:] = sorted(f for f in folders if not f.startswith("."))
-        for name in files:
-            path = Path(current) / name
-            if path.is_symlink() or path.stat().st_size > MAX_FILE_BYTES:
-                continue
-            found[path.relative_to(folder).as_posix()] = path.read_bytes()
+    for relative, path in _files(folder, skipped):
+        try:
+            found[relative] = read(path)
+        except UnreadableError as exc:
+            skipped.append(f"{relative}: {exc}")
     return found
 
 
-def _side(value: str, checkout: Path, managed: str) -> dict[str, bytes]:
+def _files(folder: Path, skipped: list[str]) -> list[tuple[str, Path]]:
+    root = folder.resolve()
+    files: list[tuple[str, Path]] = []
+    for current, folders, names in os.walk(folder, followlinks=False):
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        for name in sorted(names):
+            path = Path(current) / name
+            relative = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                # A link to a file of the folder is that file, compared on its own.
+                if not path.resolve().is_relative_to(root):
+                    skipped.append(f"{relative}: a symlink to outside the folder: not followed")
+                continue
+            files.append((relative, path))
+    return files
+
+
+def _side(value: str, checkout: Path, managed: str, skipped: list[str]) -> dict[str, bytes]:
     if Path(value).is_dir():
-        return read_folder(Path(value))
+        return read_folder(Path(value), skipped)
     from reconciler.gitops import files_at  # noqa: PLC0415 - GitPython only when used
 
-    return files_at(checkout, value, managed)
+    return files_at(checkout, value, managed, skipped=skipped)
+
+
+def warn_skipped(skipped: list[str]) -> None:
+    """One ``warning: skipped ...`` line per path that was not read, on stderr."""
+    for entry in skipped:
+        click.echo(f"warning: skipped {printable(entry)}", err=True)
 
 
 @click.command("diff")
@@ -103,10 +129,14 @@ def diff(base: str, head: str, **kw: Any) -> None:  # noqa: ANN401 - click's key
     from reconciler.review.output import render  # noqa: PLC0415
 
     checkout: Path = kw["checkout"]
+    skipped: list[str] = []
     try:
-        review = compare(_side(base, checkout, kw["managed"]), _side(head, checkout, kw["managed"]))
+        before = _side(base, checkout, kw["managed"], skipped)
+        after = _side(head, checkout, kw["managed"], skipped)
+        review = compare(before, after)
     except CiliumGitopsError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(printable(str(exc))) from None
+    warn_skipped(skipped)
     fmt = cast("Format", kw["fmt"])
     if fmt == "markdown":
         text = _comment(review, kw["validation"], kw["max_length"])
@@ -149,20 +179,24 @@ def explain(policy: str, checkout: Path, managed: str) -> None:
     from reconciler.review.explain import explain as sentences  # noqa: PLC0415
     from reconciler.review.inputs import load  # noqa: PLC0415
 
-    path = Path(policy) if Path(policy).is_file() else None
+    path = Path(policy) if os.path.lexists(policy) else None
     try:
         if path is None:
             path = checkout / policy_file(policy, managed)
-            if not path.is_file():
+            # Within the clone: a link out of it is refused, not followed.
+            if path.is_symlink() and not path.resolve().is_relative_to(checkout.resolve()):
+                msg = f"{path}: a symlink to outside the clone: not followed"
+                raise click.UsageError(printable(msg))
+            if not os.path.lexists(path):
                 msg = f"no policy file {path}"
-                raise click.UsageError(msg)
-        policies = load({path.as_posix(): path.read_bytes()})
-    except CiliumGitopsError as exc:
-        raise click.UsageError(str(exc)) from None
+                raise click.UsageError(printable(msg))
+        policies = load({path.as_posix(): read(path)})
+    except (CiliumGitopsError, UnreadableError) as exc:
+        raise click.UsageError(printable(f"{path}: {exc}")) from None
     if not policies:
         msg = f"{path} holds no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy"
-        raise click.UsageError(msg)
+        raise click.UsageError(printable(msg))
     for found in policies.values():
-        click.echo(f"{found.file}: {found.ref.display}")
+        click.echo(printable(f"{found.file}: {found.ref.display}"))
         for sentence in sentences(found.data):
-            click.echo(f"  - {sentence}")
+            click.echo(f"  - {printable(sentence)}")

@@ -18,6 +18,7 @@ import click
 
 from reconciler.desired.names import CLUSTER_FOLDER, DEFAULT_PATH
 from reconciler.errors import ConfigError
+from reconciler.scrub import printable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -77,16 +78,21 @@ def history(policy: str, checkout: Path, revision: str, managed: str, output: st
         path = policy_file(policy, managed)
         changes = changes_to(checkout, path, revision)
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(printable(str(exc))) from None
     if output == "json":
         click.echo(json.dumps({"file": path, "changes": [asdict(c) for c in changes]}, indent=2))
         return
     if not changes:
-        click.echo(f"no commit on {revision} changed {path}")
+        click.echo(printable(f"no commit on {revision} changed {path}"))
         return
-    click.echo(f"{path}: {len(changes)} commit(s), newest first")
+    # Commit subjects and authors are anyone's text: shown, never obeyed by the terminal.
+    click.echo(printable(f"{path}: {len(changes)} commit(s), newest first"))
     for change in changes:
         versions = ", ".join(str(v) for v in change.versions) or "none recorded"
         region = f", region {change.region}" if change.region else ""
-        click.echo(f"{change.commit[:12]}  {change.date}  control-plane version {versions}{region}")
-        click.echo(f"    {change.subject}  ({change.author})")
+        click.echo(
+            printable(
+                f"{change.commit[:12]}  {change.date}  control-plane version {versions}{region}"
+            )
+        )
+        click.echo(f"    {printable(change.subject)}  ({printable(change.author)})")

@@ -107,7 +107,11 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
                 metrics, ready = controller.metrics, controller.status.ready.is_set
                 _, port = serve_http(kw["http_address"], metrics, ready, controller.describe)
                 log.warning("http: /healthz /readyz /metrics on port %d", port)
-            log.warning("running: %s -> %s", kw["control_plane"], redact(kw["repo"], setup.secrets))
+            log.warning(
+                "running: %s -> %s",
+                redact(kw["control_plane"], setup.secrets),
+                redact(kw["repo"], setup.secrets),
+            )
             controller.run()
 
     guard(serve, secrets=setup.secrets)

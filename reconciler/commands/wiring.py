@@ -114,7 +114,8 @@ def pass_setup(kw: dict[str, Any]) -> PassSetup:
         backoff=Backoff(attempts=kw["push_attempts"]),
         limits=limits(kw),
     )
-    workdir = kw["workdir"] or default_workdir(kw["repo"], kw["branch"])
+    # Keyed by the URL without credentials: a rotated token keeps its clone.
+    workdir = kw["workdir"] or default_workdir(settings.url, kw["branch"])
     return PassSetup(settings, options, workdir, cp_token)
 
 

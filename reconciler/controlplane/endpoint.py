@@ -41,7 +41,15 @@ class Endpoint:
 def parse_endpoint(url: str, *, token: str | None, tls: TlsFiles | None = None) -> Endpoint:
     """``grpc://host:port`` (plaintext) or ``grpcs://host:port`` (TLS, with optional files)."""
     parts = urlsplit(url)
-    if parts.scheme not in {"grpc", "grpcs"} or not parts.hostname or parts.port is None:
+    if "@" in parts.netloc:
+        # The URL is not repeated: it holds the credentials.
+        msg = "--control-plane must not carry credentials; give the token with --token-file"
+        raise ConfigError(msg)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in {"grpc", "grpcs"} or not parts.hostname or port is None:
         msg = f"control-plane URL {url!r} must be grpc://HOST:PORT or grpcs://HOST:PORT"
         raise ConfigError(msg)
     files = tls or TlsFiles()
@@ -53,7 +61,7 @@ def parse_endpoint(url: str, *, token: str | None, tls: TlsFiles | None = None) 
         msg = "--client-cert and --client-key go together"
         raise ConfigError(msg)
     return Endpoint(
-        f"{parts.hostname}:{parts.port}",
+        f"{parts.hostname}:{port}",
         secure,
         token,
         ca=_read(files.ca),

@@ -1,10 +1,12 @@
 """How git authenticates: the environment and per-command settings, never argv or disk.
 
 Sits under ``workspace``, which runs every git command of the service with what this module
-gives. An HTTPS token is handed to git by a credential helper that reads it from the child's
-environment (so it is in no argv, no ``.git/config`` and no error); an SSH key and the pinned
-``known_hosts`` go in ``GIT_SSH_COMMAND``; prompts are switched off, so a refused credential
-fails the command instead of waiting on a terminal.
+gives. An HTTPS token (from ``--git-token-file``, or the user-info of a URL such as
+``https://bot:TOKEN@host/fleet.git``, the usual CI form, which ``settings`` takes apart before
+anything sees it) is handed to git by a credential helper
+that reads it from the child's environment, so it is in no argv, no ``.git/config`` and no
+error; an SSH key and the pinned ``known_hosts`` go in ``GIT_SSH_COMMAND``; prompts are switched
+off, so a refused credential fails the command instead of waiting on a terminal.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ if TYPE_CHECKING:
 
 # git reads the token from this variable in the credential helper below, never from argv.
 _TOKEN_ENV = "CILIUM_GITOPS_GIT_TOKEN_FOR_HELPER"  # noqa: S105 - the name of a variable, not a secret
+_USERNAME_ENV = "CILIUM_GITOPS_GIT_USERNAME"
 _CREDENTIAL_HELPER = (
     '!f() { test "$1" = get || exit 0; '
-    'echo "username=${CILIUM_GITOPS_GIT_USERNAME:-x-access-token}"; '
+    f'echo "username=${{{_USERNAME_ENV}:-x-access-token}}"; '
     f'echo "password=${{{_TOKEN_ENV}}}"; }}; f'
 )
 
@@ -27,8 +30,10 @@ _CREDENTIAL_HELPER = (
 def environment(settings: GitSettings) -> dict[str, str]:
     """The variables every git command of the workspace runs with (over the process's own)."""
     env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
-    if settings.token:
+    if settings.token is not None:
         env[_TOKEN_ENV] = settings.token
+    if settings.username is not None:
+        env[_USERNAME_ENV] = settings.username
     if settings.ssh_key is not None:
         # BatchMode: ssh asks for passwords and host-key confirmations on /dev/tty, not
         # through SSH_ASKPASS; without it, a command run from a terminal whose key the
@@ -52,7 +57,7 @@ def environment(settings: GitSettings) -> dict[str, str]:
 
 def remote_options(settings: GitSettings) -> list[str]:
     """The ``-c`` options of a command that talks to the remote (the credential helper)."""
-    if not settings.token:
+    if settings.token is None:
         return []
     # The empty helper first: it clears any helper of the user's or the system's config.
     return ["-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}"]

@@ -61,8 +61,19 @@ def changes_to(checkout: Path, path: str, revision: str = "HEAD") -> list[Change
     return found
 
 
-def files_at(checkout: Path, revision: str, under: str) -> dict[str, bytes]:
-    """Every file below ``under`` at ``revision``, by path relative to ``under``."""
+def files_at(
+    checkout: Path,
+    revision: str,
+    under: str,
+    *,
+    max_bytes: int = 8 * 1024 * 1024,
+    skipped: list[str] | None = None,
+) -> dict[str, bytes]:
+    """Every file below ``under`` at ``revision``, by path relative to ``under``.
+
+    Symlinks and files over ``max_bytes`` are not read; each is added to ``skipped`` as
+    ``path: why``, for the caller to report.
+    """
     prefix = under.strip("/")
     with _open_checkout(checkout) as repo:
         try:
@@ -74,11 +85,24 @@ def files_at(checkout: Path, revision: str, under: str) -> dict[str, bytes]:
             folder = tree / prefix if prefix else tree
         except KeyError:
             return {}  # the managed folder did not exist yet
-        return {
-            str(item.path)[len(prefix) + 1 if prefix else 0 :]: item.data_stream.read()
-            for item in folder.traverse()
-            if isinstance(item, git.Blob)
-        }
+        found: dict[str, bytes] = {}
+        for item in folder.traverse():
+            if not isinstance(item, git.Blob):
+                continue
+            relative = str(item.path)[len(prefix) + 1 if prefix else 0 :]
+            if item.mode == _SYMLINK_MODE:
+                why = "a symlink: not followed"
+            elif item.size > max_bytes:
+                why = f"{item.size} bytes: larger than any policy file ({max_bytes} at most)"
+            else:
+                found[relative] = item.data_stream.read()
+                continue
+            if skipped is not None:
+                skipped.append(f"{relative}: {why}")
+        return found
+
+
+_SYMLINK_MODE = 0o120000
 
 
 def _open_checkout(checkout: Path) -> git.Repo:

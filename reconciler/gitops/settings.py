@@ -10,6 +10,7 @@ import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from reconciler.errors import ConfigError
 
@@ -86,6 +87,8 @@ class GitSettings:
     author: Identity = Identity("cilium-gitops", "cilium-gitops@localhost")
     committer: Identity | None = None
     token: str | None = field(default=None, repr=False)
+    # The HTTPS user name for the token (the credential helper's default: x-access-token).
+    username: str | None = field(default=None, repr=False)
     ssh_key: Path | None = None
     known_hosts: Path | None = None
     signing: Signing | None = None
@@ -96,9 +99,23 @@ class GitSettings:
     verify_base: bool = False
     # git's ``gpg.ssh.allowedSignersFile`` for SSH signatures; OpenPGP ones use gpg's keyring.
     allowed_signers: Path | None = None
+    # Set when the URL's user-info was a token alone (https://TOKEN@host).
+    _user_is_secret: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Refuse a pull-request branch that is the watched one, and half-set verification."""
+        """Take credentials out of the URL; refuse contradictory or half-set settings."""
+        clean, user, password = split_userinfo(self.url)
+        if user is not None:
+            object.__setattr__(self, "url", clean)
+            object.__setattr__(self, "username", user)
+            if self.token is None:
+                # https://user:TOKEN@host, or https://TOKEN@host (the token as the user name,
+                # the password empty): either way the user-info is the credential.
+                object.__setattr__(self, "token", password)
+                object.__setattr__(self, "_user_is_secret", not password)
+            elif password:
+                msg = "--repo carries a password and a token is also given; keep one of them"
+                raise ConfigError(msg)
         if self.push_branch is not None and self.push_branch.strip() in {"", self.branch}:
             msg = (
                 f"--push-branch must name a branch other than the one Flux watches "
@@ -116,7 +133,40 @@ class GitSettings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values to scrub from any text that leaves this module."""
-        return (self.token,) if self.token else ()
+        found = [self.token] if self.token else []
+        if self._user_is_secret and self.username:
+            found.append(self.username)
+        return tuple(found)
+
+
+_HTTP = frozenset({"http", "https"})
+
+
+def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
+    """``url`` without credentials, and the user name and password it carried.
+
+    Only HTTP(S) URLs give up their user-info: it is what git would otherwise store in
+    ``.git/config`` and print in errors. ``https://TOKEN@host`` (GitHub's form, a token as the
+    user name) gives the token as user name and an empty password. An ``ssh://user@host`` keeps
+    its user: that is a login name, not a secret, and ssh needs it. A password in any other URL
+    is refused: nothing there would ever send it.
+    """
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if parts.scheme in _HTTP:
+        clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+        return clean, unquote(user), unquote(password) if colon else ""
+    if colon:
+        # The URL itself is never repeated: it holds the password.
+        msg = (
+            f"--repo: a {parts.scheme or 'git'} URL cannot carry a password; use --ssh-key for "
+            "ssh://, or an https:// URL with --git-token-file"
+        )
+        raise ConfigError(msg)
+    return url, None, None
 
 
 def push_branch_name(template: str, *, region: str | None, branch: str) -> str:

@@ -46,6 +46,7 @@ from reconciler.errors import (
     WorkdirError,
 )
 from reconciler.gitops import credentials, trust
+from reconciler.gitops.settings import split_userinfo
 from reconciler.scrub import redact
 
 if TYPE_CHECKING:
@@ -107,14 +108,14 @@ class Workspace(Closing):
     def _open(self) -> git.Repo:
         owner = self.path / ".git" / _OWNER_FILE
         if owner.is_file():
-            if owner.read_text(encoding="utf-8").strip() != self._url_fingerprint():
-                msg = f"{self.path} is a cilium-gitops workdir for another remote or branch"
-                raise WorkdirError(msg)
             try:
-                return git.Repo(self.path)
+                repo = git.Repo(self.path)
             except git.GitError as exc:
                 msg = f"{self.path}: damaged workdir ({type(exc).__name__}); remove it"
                 raise WorkdirError(msg) from None
+            if owner.read_text(encoding="utf-8").strip() != self._url_fingerprint():
+                self._adopt(repo, owner)
+            return repo
         if self.path.exists() and any(self.path.iterdir()):
             msg = f"{self.path} exists, is not empty and was not created by cilium-gitops"
             raise WorkdirError(msg)
@@ -126,6 +127,25 @@ class Workspace(Closing):
         repo.git.remote("add", REMOTE, self.settings.url)
         owner.write_text(self._url_fingerprint() + "\n", encoding="utf-8")
         return repo
+
+    def _adopt(self, repo: git.Repo, owner: Path) -> None:
+        """Take over a workdir an earlier version made with credentials in its remote's URL.
+
+        It stored that URL in ``.git/config``, token included. The same remote and branch
+        without the credentials is this workdir: the URL is rewritten without them, so the
+        token leaves the disk, and the owner file is brought up to date. Anything else is
+        another remote's workdir.
+        """
+        with repo.config_reader() as config:
+            stored = str(config.get_value(f'remote "{REMOTE}"', "url", default=""))
+        legacy = hashlib.sha256(f"{stored}\n{self.settings.branch}".encode()).hexdigest()
+        same = split_userinfo(stored)[0] == self.settings.url
+        if not same or owner.read_text(encoding="utf-8").strip() != legacy:
+            repo.close()
+            msg = f"{self.path} is a cilium-gitops workdir for another remote or branch"
+            raise WorkdirError(msg)
+        repo.git.remote("set-url", REMOTE, self.settings.url)
+        owner.write_text(self._url_fingerprint() + "\n", encoding="utf-8")
 
     # -- running git ----------------------------------------------------------------------
 

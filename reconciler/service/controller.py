@@ -45,6 +45,7 @@ from reconciler.service.health import Metrics
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from reconciler.desired.policy import Rejection
     from reconciler.desired.state import DesiredState
     from reconciler.gitops import Workspace
     from reconciler.render.templates import Templates
@@ -174,6 +175,8 @@ class Controller:
         self._retry_at = 0.0  # when a failed pass may be tried again
         self._stalled: str | None = None  # why the last pass refused the branch's head
         self._cursor = 0  # where the watcher resumes; advanced by resyncs and events
+        self._reported: dict[str, tuple[Rejection, ...]] = {}  # rejections already logged
+        self._rejections: tuple[Rejection, ...] = ()  # of the last successful pass
 
     # -- the worker -----------------------------------------------------------------------
 
@@ -282,11 +285,6 @@ class Controller:
         taken = coalesce(batch)
         changed = [self._held.apply(event) for event in taken]
         rejected = [e for e in taken if isinstance(e, Applied) and e.policy is None]
-        for event in rejected:
-            for problem in event.rejections:
-                log.warning(
-                    "rejected: %s: %s: %s", problem.policy_id, problem.field, problem.reason
-                )
         self.metrics.rejected.inc(len(rejected))
         if any(changed) or self._pending:
             # Events trust the last known remote head (no fetch round trip before the commit);
@@ -323,6 +321,7 @@ class Controller:
             self._retry_at = self.clock() + self.settings.retry_delay
             log.warning("%s: not pushed yet, kept in memory: %s", why, exc)
             return None
+        self._report_rejections((*state.rejections, *result.plan.rejections))
         self._pending = False
         self.status.ready.set()
         self.metrics.guard.set(0)
@@ -338,6 +337,25 @@ class Controller:
             )  # fmt: skip
         return result
 
+    def _report_rejections(self, rejections: tuple[Rejection, ...]) -> None:
+        """Log each rejection once (again only when its reason changes), and count them.
+
+        A rejected policy stays rejected pass after pass until the control plane fixes it; a
+        line per pass would bury everything else in the log.
+        """
+        current: dict[str, tuple[Rejection, ...]] = {}
+        for rejection in rejections:
+            current[rejection.policy_id] = (*current.get(rejection.policy_id, ()), rejection)
+        for policy_id, problems in current.items():
+            if self._reported.get(policy_id) != problems:
+                for problem in problems:
+                    log.warning(
+                        "rejected: %s: %s: %s", problem.policy_id, problem.field, problem.reason
+                    )
+        self._reported = current
+        self._rejections = tuple(rejections)
+        self.metrics.rejected_policies.set(len(current))
+
     def _sleep(self, seconds: float) -> None:
         # Push-retry backoff that a stop request cuts short.
         self.stop.wait(seconds)
@@ -345,7 +363,7 @@ class Controller:
     def describe(self) -> dict[str, object]:
         """The desired-state status: what ``/status`` shows."""
         held = self._held.state() if self._held is not None else None
-        rejected = held.rejections if held is not None else ()
+        rejected = self._rejections
         return {
             "version": self.status.version,
             "ready": self.status.ready.is_set(),

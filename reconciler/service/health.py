@@ -42,6 +42,12 @@ class Metrics:
         self.rejected = Counter(
             "cilium_gitops_events_rejected", "Events whose policy failed validation.", registry=r
         )
+        self.rejected_policies = Gauge(
+            "cilium_gitops_rejected_policies",
+            "Policies the control plane wants that were rejected (invalid or too large) in the "
+            "last pass; their files are kept as they were.",
+            registry=r,
+        )
         self.commits = Counter("cilium_gitops_commits_pushed", "Commits pushed.", registry=r)
         self.push_retries = Counter(
             "cilium_gitops_push_retries", "Pushes retried after another writer.", registry=r

@@ -22,6 +22,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
+from reconciler.desired.limits import InputLimitError, check_document
+from reconciler.desired.reading import file_kind
 from reconciler.validate import yaml_block, yaml_events
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ SUFFIXES = (".yaml", ".yml", ".json")
 # A policy file is a few kilobytes; anything this large is not one, and reading it whole
 # would let one stray file exhaust a CI runner's memory.
 MAX_FILE_BYTES = 8 * 1024 * 1024
+_OPEN = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 class UnreadableError(Exception):
@@ -45,6 +48,13 @@ class UnreadableError(Exception):
         super().__init__(message)
         self.line = line
         self.column = column
+
+
+class SkippedError(UnreadableError):
+    """The path is not a file to read (a FIFO, a device, a socket, a link out of the tree).
+
+    It is reported and passed over; unlike an unreadable file, it does not stop the run.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,19 +120,40 @@ class LoadedFile:
         return Positions(self.text, self.marks)
 
 
-def load(path: str | os.PathLike[str]) -> LoadedFile:
-    """Read and parse one file; raises ``UnreadableError``."""
+def read(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file; a FIFO, device or socket raises ``SkippedError``, unread.
+
+    Opened without blocking (a FIFO would otherwise wait for a writer forever) and sized from
+    the open file, which also halves the cost of stat() then read_bytes() on a large tree.
+    """
     try:
-        # Unbuffered, and sized from the open file: half the cost of stat() and read_bytes(),
-        # and this runs for every file of a large tree.
-        with open(path, "rb", buffering=0) as handle:  # noqa: PTH123 - str paths, no Path to build
-            size = os.fstat(handle.fileno()).st_size
-            if size > MAX_FILE_BYTES:
-                msg = f"{size} bytes: larger than any policy file ({MAX_FILE_BYTES} bytes at most)"
-                raise UnreadableError(msg)
-            text = handle.read().decode("utf-8")
+        handle = os.open(path, _OPEN)
     except OSError as exc:
         raise UnreadableError(f"cannot read: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(handle)
+        kind = file_kind(info.st_mode)
+        if kind is not None:
+            msg = f"{kind}, not a regular file: not read"
+            raise SkippedError(msg)
+        if info.st_size > max_bytes:
+            msg = f"{info.st_size} bytes: larger than any policy file ({max_bytes} bytes at most)"
+            raise UnreadableError(msg)
+        data = os.read(handle, info.st_size + 1)
+    except OSError as exc:
+        raise UnreadableError(f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(handle)
+    if len(data) > max_bytes:  # it grew since fstat
+        msg = f"grew past {max_bytes} bytes while being read"
+        raise UnreadableError(msg)
+    return data
+
+
+def load(path: str | os.PathLike[str]) -> LoadedFile:
+    """Read and parse one file; raises ``UnreadableError`` (``SkippedError`` for no file)."""
+    try:
+        text = read(path).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UnreadableError(f"not UTF-8 text (byte {exc.start})") from None
     return parse(text)
@@ -155,9 +186,19 @@ def parse(text: str) -> LoadedFile:
 
 
 def _load_all(text: str) -> list[Any]:
-    """The reference loader: slower, but handles every YAML feature and places every error."""
+    """The reference loader: slower, but handles every YAML feature and places every error.
+
+    The only reader that takes anchors: its documents are checked for aliases that explode,
+    and for depth, before any layer walks them (``desired.limits``).
+    """
     try:
-        return list(yaml_loader().load_all(text))
+        documents = list(yaml_loader().load_all(text))
+        for index, document in enumerate(documents):
+            check_document(document, where=f"document {index + 1}")
+    except InputLimitError as exc:
+        raise UnreadableError(str(exc)) from None
+    except RecursionError:
+        raise UnreadableError("invalid YAML: nested too deeply") from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         reason = exc.problem or exc.context or "invalid YAML"
@@ -165,6 +206,7 @@ def _load_all(text: str) -> list[Any]:
         raise UnreadableError(f"invalid YAML: {reason}", line, column) from None
     except YAMLError as exc:
         raise UnreadableError(f"invalid YAML: {exc}") from None
+    return documents
 
 
 def is_policy(document: object) -> bool:
@@ -246,23 +288,31 @@ def walk(paths: list[Path]) -> Iterator[Path]:
     """Every policy-like file under the given files and folders, sorted, hidden folders skipped.
 
     A file named explicitly is always checked, whatever its suffix; inside folders only
-    ``.yaml``, ``.yml`` and ``.json`` files are. Symlinks inside folders are not followed, so a
-    link cannot pull files from outside the tree into a report.
+    ``.yaml``, ``.yml`` and ``.json`` files are. Symlinks inside folders are not followed: one
+    to a file of the tree is passed over (that file is checked itself), one that leads out of
+    the tree is yielded so that it is reported, never read. FIFOs, devices and sockets are
+    yielded too, to be reported (``load`` never opens them for reading).
     """
     for path in paths:
         if not path.is_dir():
             yield path
             continue
+        root = os.path.realpath(path)
         found: list[Path] = []
         for folder, folders, files in os.walk(path):
             folders[:] = sorted(f for f in folders if not f.startswith("."))
             found.extend(
                 Path(folder, name)
                 for name in files
-                if name.endswith(SUFFIXES) and not (_is_link(folder, name))
+                if name.endswith(SUFFIXES) and not _link_inside(folder, name, root)
             )
         yield from sorted(found)
 
 
-def _is_link(folder: str, name: str) -> bool:
-    return os.path.islink(os.path.join(folder, name))  # noqa: PTH118, PTH114 - os.walk gives str
+def _link_inside(folder: str, name: str, root: str) -> bool:
+    """Whether ``folder/name`` is a symlink to somewhere inside ``root`` (passed over)."""
+    path = os.path.join(folder, name)  # noqa: PTH118 - os.walk gives str
+    if not os.path.islink(path):  # noqa: PTH114 - as above
+        return False
+    target = os.path.realpath(path)
+    return target == root or target.startswith(root + os.sep)

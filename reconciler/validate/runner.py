@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.validate import lint, repository
-from reconciler.validate.documents import LoadedFile, UnreadableError, load, walk
+from reconciler.validate.documents import LoadedFile, SkippedError, UnreadableError, load, walk
 from reconciler.validate.findings import RULES, Finding, Issue, Severity, format_path, rule
 from reconciler.validate.semantics import AgentFlags, check_semantics
 from reconciler.validate.structure import check_structure
@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 
     from reconciler.validate.documents import PolicyDocument
 
+SKIPPED = rule(
+    "CG002",
+    "not-a-file",
+    Severity.WARNING,
+    "A FIFO, device or socket could block or never end, and a link out of the tree reads "
+    "files Flux never sees: such paths are reported and never read.",
+    "Remove it from the folder, or replace the link with the file itself.",
+)
 UNREADABLE = rule(
     "CG001",
     "unreadable",
@@ -142,7 +150,7 @@ def check_files(jobs: list[tuple[str, Path | None]], settings: Settings, share: 
     Layer by layer over the files, not file by file through every layer: each layer's code then
     stays in the processor's caches while it runs, and a file takes about a quarter less time.
     """
-    read = [_read(path) for path, _ in jobs]
+    read = [_read(path, follow=top is None) for path, top in jobs]
     policies = [p for file in read if isinstance(file, LoadedFile) for p in file.policies]
     version, flags = settings.version, settings.flags
     structure = [check_structure(policy.data, version=version) for policy in policies]
@@ -152,7 +160,9 @@ def check_files(jobs: list[tuple[str, Path | None]], settings: Settings, share: 
     for job, file in zip(jobs, read, strict=True):
         shown = shown_path(job[0])
         share.files.append(shown)
-        if isinstance(file, UnreadableError):
+        if isinstance(file, SkippedError):
+            share.findings.append(_finding(Issue(SKIPPED, (), str(file)), shown, (0, 0), None))
+        elif isinstance(file, UnreadableError):
             issue = Issue(UNREADABLE, (), str(file))
             share.findings.append(_finding(issue, shown, (file.line, file.column), None))
             share.unreadable = True
@@ -161,7 +171,14 @@ def check_files(jobs: list[tuple[str, Path | None]], settings: Settings, share: 
             _add(share, job, shown, file, checks, history=settings.history)
 
 
-def _read(path: str) -> LoadedFile | UnreadableError:
+def _read(path: str, *, follow: bool) -> LoadedFile | UnreadableError:
+    """The file, or why not.
+
+    A link found in a walked folder is never followed (``walk`` only yields those that lead out
+    of the tree, to report them); a path named on the command line is.
+    """
+    if not follow and os.path.islink(path):  # noqa: PTH114 - str paths
+        return SkippedError("a symlink to outside the tree: not followed, so not read")
     try:
         return load(path)
     except UnreadableError as exc:
