@@ -67,20 +67,7 @@ def read_bytes(path: Path | str, *, max_bytes: int, what: str, follow: bool = Tr
     Opened non-blocking (a FIFO opens at once, and is then refused for what it is). With
     ``follow=False`` a symlink at ``path`` itself is refused too.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    if not follow:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
-    try:
-        handle = os.open(path, flags)
-    except FileNotFoundError as exc:
-        msg = f"{path}: {what} not found"
-        raise ConfigError(msg) from exc
-    except OSError as exc:
-        if not follow and Path(path).is_symlink():
-            msg = f"{path}: {what} is a symlink; not followed"
-            raise NotRegularFileError(msg) from None
-        msg = f"{path}: cannot read the {what}: {exc.strerror}"
-        raise SourceUnavailableError(msg) from exc
+    handle = _open(path, what=what, follow=follow)
     try:
         info = os.fstat(handle)
         kind = file_kind(info.st_mode)
@@ -93,20 +80,48 @@ def read_bytes(path: Path | str, *, max_bytes: int, what: str, follow: bool = Tr
                 f"{max_bytes:,} bytes"
             )
             raise InputLimitError(msg)
-        # The file may grow between fstat and read: read one byte more than allowed to see it.
-        chunks: list[bytes] = []
-        total = 0
-        while total <= max_bytes:
-            chunk = os.read(handle, min(max_bytes + 1 - total, 1 << 24))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
+        data = _read_at_most(handle, max_bytes + 1)
     finally:
         os.close(handle)
-    if total > max_bytes:
+    if len(data) > max_bytes:  # it grew between fstat and read
         msg = f"{path}: the {what} grew past the limit of {max_bytes:,} bytes while being read"
         raise InputLimitError(msg)
+    return data
+
+
+def _open(path: Path | str, *, what: str, follow: bool) -> int:
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(path, flags)
+    except FileNotFoundError as exc:
+        msg = f"{path}: {what} not found"
+        raise ConfigError(msg) from exc
+    except OSError as exc:
+        if not follow and Path(path).is_symlink():
+            msg = f"{path}: {what} is a symlink; not followed"
+            raise NotRegularFileError(msg) from None
+        try:
+            kind = file_kind(os.stat(path).st_mode)  # noqa: PTH116 - str or Path
+        except OSError:
+            kind = None
+        if kind is not None:  # a socket cannot even be opened (ENXIO)
+            msg = f"{path}: the {what} is {kind}, not a regular file; not read"
+            raise NotRegularFileError(msg) from None
+        msg = f"{path}: cannot read the {what}: {exc.strerror}"
+        raise SourceUnavailableError(msg) from exc
+
+
+def _read_at_most(handle: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    while total < limit:
+        chunk = os.read(handle, min(limit - total, 1 << 24))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
     return b"".join(chunks)
 
 
@@ -179,6 +194,24 @@ def parse_json(text: str | bytes, *, where: str) -> object:
     return value
 
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _json_shaped(value: object, where: str) -> None:
+    """Refuse what only a YAML tag builds (``!!binary`` bytes, ``!!set``, a timestamp)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif not isinstance(node, _JSON_SCALARS):
+            msg = f"{where}: a YAML tag builds a {type(node).__name__}; only JSON values are read"
+            raise ConfigError(msg)
+
+
 def parse_yaml(text: str, *, where: str) -> object:
     """One YAML document as plain values (the safe loader), aliases and depth checked."""
     try:
@@ -193,6 +226,8 @@ def parse_yaml(text: str, *, where: str) -> object:
         raise ConfigError(msg) from None
     if _MAYBE_ALIAS.search(text) is not None or _MAYBE_DEEP.search(text) is not None:
         check_document(value, where=where)
+    if "!" in text:
+        _json_shaped(value, where)
     _no_surrogates(value, text, where)
     return value
 

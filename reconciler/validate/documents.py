@@ -129,6 +129,12 @@ def read(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> by
     try:
         handle = os.open(path, _OPEN)
     except OSError as exc:
+        try:
+            kind = file_kind(os.stat(path).st_mode)  # noqa: PTH116 - str paths
+        except OSError:
+            kind = None
+        if kind is not None:  # a socket cannot even be opened (ENXIO)
+            raise SkippedError(f"{kind}, not a regular file: not read") from None
         raise UnreadableError(f"cannot read: {exc.strerror or exc}") from None
     try:
         info = os.fstat(handle)
@@ -169,6 +175,9 @@ def parse(text: str) -> LoadedFile:
             documents, marks = yaml_events.load_all(text)
         except yaml_events.Unusual:
             documents, marks = _load_all(text), None
+        else:
+            if "*" in text:  # the events reader follows aliases too: check what they built
+                _check_expansion(documents)
     policies: list[PolicyDocument] = []
     for index, document in enumerate(documents):
         if is_policy(document):
@@ -193,10 +202,7 @@ def _load_all(text: str) -> list[Any]:
     """
     try:
         documents = list(yaml_loader().load_all(text))
-        for index, document in enumerate(documents):
-            check_document(document, where=f"document {index + 1}")
-    except InputLimitError as exc:
-        raise UnreadableError(str(exc)) from None
+        _check_expansion(documents)
     except RecursionError:
         raise UnreadableError("invalid YAML: nested too deeply") from None
     except MarkedYAMLError as exc:
@@ -207,6 +213,15 @@ def _load_all(text: str) -> list[Any]:
     except YAMLError as exc:
         raise UnreadableError(f"invalid YAML: {exc}") from None
     return documents
+
+
+def _check_expansion(documents: list[Any]) -> None:
+    """Refuse documents whose aliases explode or that nest too deep (``desired.limits``)."""
+    try:
+        for index, document in enumerate(documents):
+            check_document(document, where=f"document {index + 1}")
+    except InputLimitError as exc:
+        raise UnreadableError(str(exc)) from None
 
 
 def is_policy(document: object) -> bool:
