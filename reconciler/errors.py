@@ -6,11 +6,13 @@
     +-- RetryableError                transient: back off and try the same pass again
     |   +-- GitRemoteError            fetch/push failed for a reason that may go away
     |   +-- PushRejectedError         someone else pushed first: fetch, re-plan, retry
+    |   +-- DiskFullError             no space left for the workdir: retry once space is back
     |   +-- SourceUnavailableError    the control plane could not be read right now
     |       +-- CursorExpiredError    the watch cursor is older than the server's history: resync
     +-- StalledError                  a person must act; retrying cannot help
     |   +-- ConfigError               bad usage or configuration (exit code 2)
     |   +-- UnsafePathError           the tree contains something we refuse to write through
+    |   +-- PushRefusedError          the remote refused the push (protection, a hook, a rule)
     |   +-- WorkdirError              the workdir is not ours or is broken
     |   |   +-- GitCommandError       a git command failed (the remote-facing steps re-classify it)
     |   +-- MassDeletionError         a pass would delete too much: a person must confirm
@@ -41,6 +43,10 @@ class PushRejectedError(RetryableError):
     """The remote refused a fast-forward because another writer pushed first."""
 
 
+class DiskFullError(RetryableError):
+    """The workdir's file system is full (or over quota); nothing half-written is committed."""
+
+
 class SourceUnavailableError(RetryableError):
     """The control plane (or the desired-state file) could not be read."""
 
@@ -59,6 +65,14 @@ class ConfigError(StalledError):
 
 class UnsafePathError(StalledError):
     """A write would leave the managed root (symlink, traversal): refused, nothing written."""
+
+
+class PushRefusedError(StalledError):
+    """The remote refused the push for a reason a person must lift.
+
+    A protected branch, a hook that declined, a host's rule (required signatures, GitHub's
+    GH006/GH013, GitLab's hooks).
+    """
 
 
 class WorkdirError(StalledError):
@@ -80,6 +94,12 @@ class GitCommandError(WorkdirError):
 
 class MassDeletionError(StalledError):
     """A pass would delete more of the managed policies than the guard allows; nothing done."""
+
+    def __init__(self, message: str, *, plan: object = None, deletes: int = 0) -> None:
+        """Keep the refused plan (to show what would have gone) and how many it deletes."""
+        super().__init__(message)
+        self.plan = plan
+        self.deletes = deletes
 
 
 class UnverifiedCommitError(StalledError):

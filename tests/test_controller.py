@@ -24,8 +24,9 @@ from reconciler.desired.events import Applied, Deleted, Event, Received
 from reconciler.desired.policy import Rejection
 from reconciler.gitops import GitSettings, Identity, Workspace
 from reconciler.reconcile.passes import PassOptions
-from reconciler.service.controller import Controller, RunSettings
+from reconciler.service.controller import Controller
 from reconciler.service.health import Metrics, serve_http
+from reconciler.service.run_settings import RunSettings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

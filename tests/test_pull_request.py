@@ -23,7 +23,8 @@ from reconciler.gitops import GitSettings, Identity, Signing, Workspace, notes_r
 from reconciler.reconcile.description import MARKER, Description, Origin, describe
 from reconciler.reconcile.passes import PassOptions, SyncResult, change_lines, reconcile
 from reconciler.review import compare
-from reconciler.service.controller import Controller, RunSettings
+from reconciler.service.controller import Controller
+from reconciler.service.run_settings import RunSettings
 
 if TYPE_CHECKING:
     from reconciler.render.templates import Templates

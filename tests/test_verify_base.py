@@ -32,7 +32,8 @@ from reconciler.errors import ConfigError
 from reconciler.gitops import GitSettings, Identity, Signing, Workspace
 from reconciler.gitops.trust import TrustedCommits
 from reconciler.reconcile.passes import PassOptions
-from reconciler.service.controller import Controller, RunSettings
+from reconciler.service.controller import Controller
+from reconciler.service.run_settings import RunSettings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -244,9 +245,10 @@ def test_the_service_stays_up_on_an_unsigned_head_and_goes_on_once_it_is_signed(
     assert parent(remote) == fixed
     refusals = [r for r in caplog.records if "refusing to commit" in r.getMessage()]
     assert [r.levelno for r in refusals] == [logging.ERROR]
-    assert f"resync: refusing to commit on top of main: its head {unsigned[:12]}" in (
-        refusals[0].getMessage()
-    )
+    assert (
+        f"resync: stalled (unverified-base): refusing to commit on top of main: its head "
+        f"{unsigned[:12]}"
+    ) in refusals[0].getMessage()
     assert controller.describe()["stalled"] is None
 
 

@@ -23,7 +23,8 @@ place:
 * 0 success, whether or not a commit was needed;
 * 1 runtime failure (git remote, control plane, workdir);
 * 2 bad usage or configuration;
-* 3 the valid policies were committed (or rendered) but some were rejected.
+* 3 the valid policies were committed (or rendered) but some were rejected;
+* 4 the deletion guard refused the pass: nothing was committed.
 """
 
 from __future__ import annotations
@@ -38,13 +39,14 @@ import click
 
 from reconciler.desired.limits import Limits
 from reconciler.desired.names import DEFAULT_PATH
-from reconciler.errors import CiliumGitopsError, ConfigError
+from reconciler.errors import CiliumGitopsError, ConfigError, MassDeletionError
 from reconciler.scrub import printable, redact
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_REJECTED = 3
+EXIT_GUARDED = 4
 ENV_PREFIX = "CILIUM_GITOPS_"
 TOKEN_ENV = "CILIUM_GITOPS_GIT_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 CONTROL_PLANE_TOKEN_ENV = "CILIUM_GITOPS_TOKEN"  # noqa: S105 - the name of a variable
@@ -232,6 +234,27 @@ _GIT_OPTIONS: list[Callable[[Any], Any]] = [
         "checked against gpg's keyring).",
     ),
     option(
+        "max-delete-share",
+        type=click.FloatRange(0, 1),
+        default=0.5,
+        show_default=True,
+        help="A pass (a resync, for run) deleting more than this share of the managed policies "
+        "commits nothing; an empty desired state never deletes without --allow-mass-delete.",
+    ),
+    option(
+        "allow-mass-delete",
+        is_flag=True,
+        default=False,
+        help="Lift the deletion guard for this run (after checking the control plane is right).",
+    ),
+    option(
+        "git-timeout",
+        type=click.FloatRange(1),
+        default=60.0,
+        show_default=True,
+        help="Seconds a fetch or push may go without progress before it is cut and retried.",
+    ),
+    option(
         "push-attempts",
         type=click.IntRange(1, 50),
         default=5,
@@ -258,6 +281,8 @@ def guard(func: Callable[[], T], *, secrets: tuple[str, ...] = ()) -> T:
     """Run ``func``; turn our errors into a message and the exit code for their group."""
     try:
         return func()
+    except MassDeletionError as exc:
+        fail(EXIT_GUARDED, redact(str(exc), secrets))
     except ConfigError as exc:
         fail(EXIT_USAGE, redact(str(exc), secrets))
     except CiliumGitopsError as exc:

@@ -46,11 +46,12 @@ log = logging.getLogger("cilium_gitops")
     help="Seconds between full resyncs (jittered by 10%).",
 )
 @option(
-    "max-delete-share",
-    type=click.FloatRange(0, 1),
-    default=0.5,
+    "stalled-retry-interval",
+    type=click.FloatRange(1),
+    default=300.0,
     show_default=True,
-    help="A resync deleting more than this share of managed policies commits nothing.",
+    help="While stalled (a person must act: see /status), try again this often, and at once "
+    "when an event arrives.",
 )
 @option(
     "http-address",
@@ -58,19 +59,14 @@ log = logging.getLogger("cilium_gitops")
     metavar="HOST:PORT",
     help="Serve /healthz, /readyz and /metrics here (e.g. 0.0.0.0:8080) [default: off].",
 )
-@option(
-    "allow-mass-delete",
-    is_flag=True,
-    default=False,
-    help="Lift the deletion guard (after checking the control plane is right).",
-)
 def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
     """Run the service: follow the control plane's stream, batch, commit, resync; until stopped."""
     from reconciler.gitops import Workspace  # noqa: PLC0415 - grpc and git on demand
     from reconciler.reconcile.sources import open_source  # noqa: PLC0415
     from reconciler.render.templates import load_templates  # noqa: PLC0415
-    from reconciler.service.controller import Controller, RunSettings  # noqa: PLC0415
+    from reconciler.service.controller import Controller  # noqa: PLC0415
     from reconciler.service.health import serve_http  # noqa: PLC0415
+    from reconciler.service.run_settings import RunSettings  # noqa: PLC0415
 
     if not kw["control_plane"].startswith(("grpc://", "grpcs://")):
         fail(EXIT_USAGE, "run needs a streaming control plane: --control-plane grpc://HOST:PORT")
@@ -80,6 +76,7 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
         max_batch_wait=kw["batch_max_wait"],
         resync_interval=kw["resync_interval"],
         max_delete_share=None if kw["allow_mass_delete"] else kw["max_delete_share"],
+        stalled_retry_interval=kw["stalled_retry_interval"],
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -104,7 +101,7 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
                 stop=stop,
             )
             if kw["http_address"]:
-                metrics, ready = controller.metrics, controller.status.ready.is_set
+                metrics, ready = controller.metrics, controller.is_ready
                 _, port = serve_http(kw["http_address"], metrics, ready, controller.describe)
                 log.warning("http: /healthz /readyz /metrics on port %d", port)
             log.warning(

@@ -24,6 +24,7 @@ from reconciler.commands.options import (
     source_options,
 )
 from reconciler.commands.wiring import PassSetup, control_plane_token, limits, pass_setup, tls
+from reconciler.errors import MassDeletionError
 from reconciler.scrub import redact
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywo
     """Reconcile once: plan, commit and push the managed tree, then exit."""
     from reconciler.gitops import Workspace  # noqa: PLC0415 - see wiring's docstring
     from reconciler.reconcile.passes import reconcile  # noqa: PLC0415
+    from reconciler.reconcile.plan import Plan  # noqa: PLC0415
     from reconciler.reconcile.sources import read_state  # noqa: PLC0415
     from reconciler.render.templates import load_templates  # noqa: PLC0415
 
@@ -56,7 +58,13 @@ def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywo
             limits=setup.options.limits,
         )
         with Workspace(setup.workdir, setup.settings) as workspace:
-            return state, reconcile(state, workspace, templates, setup.options)
+            try:
+                return state, reconcile(state, workspace, templates, setup.options)
+            except MassDeletionError as exc:
+                # What would have gone, before saying why nothing did (exit 4).
+                if isinstance(exc.plan, Plan) and kw["output"] == "text":
+                    print_plan(exc.plan, state.rejections)
+                raise
 
     _report_sync(kw, setup, guard(run, secrets=setup.secrets))
 

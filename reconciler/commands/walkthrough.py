@@ -40,7 +40,8 @@ from reconciler.reconcile.passes import PassOptions, SyncResult, reconcile
 from reconciler.reconcile.plan import Plan
 from reconciler.reconcile.report import plan_lines
 from reconciler.render.templates import data_dir, load_templates
-from reconciler.service.controller import Controller, RunSettings
+from reconciler.service.controller import Controller
+from reconciler.service.run_settings import RunSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable

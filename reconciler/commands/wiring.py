@@ -96,6 +96,7 @@ def pass_setup(kw: dict[str, Any]) -> PassSetup:
             signing=_signing(kw),
             verify_base=kw["verify_base"],
             allowed_signers=kw["allowed_signers"],
+            stall_seconds=kw["git_timeout"],
             push_branch=guard(
                 lambda: push_branch_name(
                     kw["push_branch"], region=kw["region"], branch=kw["branch"]
@@ -113,6 +114,7 @@ def pass_setup(kw: dict[str, Any]) -> PassSetup:
         dry_run=kw["dry_run"],
         backoff=Backoff(attempts=kw["push_attempts"]),
         limits=limits(kw),
+        max_delete_share=None if kw["allow_mass_delete"] else kw["max_delete_share"],
     )
     # Keyed by the URL without credentials: a rotated token keeps its clone.
     workdir = kw["workdir"] or default_workdir(settings.url, kw["branch"])

@@ -29,17 +29,27 @@ _CREDENTIAL_HELPER = (
 
 def environment(settings: GitSettings) -> dict[str, str]:
     """The variables every git command of the workspace runs with (over the process's own)."""
-    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+    # C locale: push failures are told apart by git's English words (``refusals``).
+    env = {
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "",
+        "SSH_ASKPASS": "",
+        "LC_ALL": "C",
+        "LANGUAGE": "C",
+    }
     if settings.token is not None:
         env[_TOKEN_ENV] = settings.token
     if settings.username is not None:
         env[_USERNAME_ENV] = settings.username
+    # BatchMode: ssh asks for passwords and host-key confirmations on /dev/tty, not through
+    # SSH_ASKPASS; without it, a command run from a terminal whose key the server refused
+    # waited on a password prompt forever (tests/test_ssh_transport.py). ServerAlive: a
+    # connection whose server stopped answering is dropped after the stall time.
+    alive = max(1, int(settings.stall_seconds // 4))
+    command = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={alive * 2}"]
+    command += ["-o", f"ServerAliveInterval={alive}", "-o", "ServerAliveCountMax=4"]
     if settings.ssh_key is not None:
-        # BatchMode: ssh asks for passwords and host-key confirmations on /dev/tty, not
-        # through SSH_ASKPASS; without it, a command run from a terminal whose key the
-        # server refused waited on a password prompt forever (tests/test_ssh_transport.py).
-        command = ["ssh", "-i", str(settings.ssh_key), "-o", "IdentitiesOnly=yes"]
-        command += ["-o", "BatchMode=yes"]
+        command += ["-i", str(settings.ssh_key), "-o", "IdentitiesOnly=yes"]
         if settings.known_hosts is not None:
             command += [
                 "-o",
@@ -47,7 +57,7 @@ def environment(settings: GitSettings) -> dict[str, str]:
                 "-o",
                 "StrictHostKeyChecking=yes",
             ]
-        env["GIT_SSH_COMMAND"] = shlex.join(command)
+    env["GIT_SSH_COMMAND"] = shlex.join(command)
     signing = settings.signing
     if signing is not None and signing.gnupg_home is not None:
         # gpg has no option git would pass through; it reads its home from here.
@@ -56,8 +66,14 @@ def environment(settings: GitSettings) -> dict[str, str]:
 
 
 def remote_options(settings: GitSettings) -> list[str]:
-    """The ``-c`` options of a command that talks to the remote (the credential helper)."""
+    """The ``-c`` options of a command that talks to the remote.
+
+    HTTP's own stall limit, and the credential helper when there is a token.
+    """
+    # libcurl drops a transfer slower than 1 byte/s for this long (http.lowSpeedLimit/Time).
+    stall = str(max(1, int(settings.stall_seconds)))
+    options = ["-c", "http.lowSpeedLimit=1", "-c", f"http.lowSpeedTime={stall}"]
     if settings.token is None:
-        return []
+        return options
     # The empty helper first: it clears any helper of the user's or the system's config.
-    return ["-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}"]
+    return [*options, "-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}"]

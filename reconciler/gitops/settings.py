@@ -99,6 +99,8 @@ class GitSettings:
     verify_base: bool = False
     # git's ``gpg.ssh.allowedSignersFile`` for SSH signatures; OpenPGP ones use gpg's keyring.
     allowed_signers: Path | None = None
+    # Seconds a fetch or push may go without any progress before it is cut (--git-timeout).
+    stall_seconds: float = 60.0
     # Set when the URL's user-info was a token alone (https://TOKEN@host).
     _user_is_secret: bool = field(default=False, repr=False, compare=False)
 

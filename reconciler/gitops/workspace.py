@@ -6,7 +6,12 @@ Every git failure becomes one of our errors, with credentials scrubbed:
 
 * the remote refused a non-fast-forward push -> ``PushRejectedError`` (fetch, re-plan, retry);
 * the remote could not be reached or failed -> ``GitRemoteError`` (back off, retry);
-* the remote refused for policy reasons (hook, protected branch) -> ``StalledError``.
+* the remote refused for policy reasons (hook, protected branch) -> ``PushRefusedError``
+  (``refusals`` tells a refusal from a race by what git and the hosts say);
+* the remote stopped answering -> ``GitRemoteError``, once ``network``'s watchdog cut it.
+
+The workdir is this process's alone while it is open (``repair.WorkdirLock``); git's lock files
+a killed process left are cleared, and a damaged repository is cloned again (``rebuild``).
 
 GitPython pitfalls handled here: ``Remote.push`` does not raise on rejection, so we push through
 the git binary and read its exit status and porcelain output; long-lived processes must close
@@ -27,7 +32,9 @@ A key that cannot sign -> ``ConfigError`` naming the key (path or id), never its
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -39,13 +46,15 @@ import git
 from reconciler.closing import Closing
 from reconciler.errors import (
     ConfigError,
+    DiskFullError,
     GitCommandError,
     GitRemoteError,
+    PushRefusedError,
     PushRejectedError,
     StalledError,
     WorkdirError,
 )
-from reconciler.gitops import credentials, trust
+from reconciler.gitops import credentials, network, refusals, repair, trust
 from reconciler.gitops.settings import split_userinfo
 from reconciler.scrub import redact
 
@@ -54,16 +63,12 @@ if TYPE_CHECKING:
 
     from reconciler.gitops.settings import GitSettings
 
+log = logging.getLogger("cilium_gitops.gitops")
+
 VERSION_TRAILER = "Control-Plane-Version"
 REGION_TRAILER = "Control-Plane-Region"
 _OWNER_FILE = "cilium-gitops-workdir"
 REMOTE = "origin"
-
-
-def is_rejection(text: str) -> bool:
-    """Whether a failed push was refused because the remote ref moved (fetch and retry)."""
-    lowered = text.lower()
-    return "[rejected]" in lowered or "non-fast-forward" in lowered or "fetch first" in lowered
 
 
 # Above this many changed files, staging the whole root is cheaper than a long argument list.
@@ -82,11 +87,14 @@ class Workspace(Closing):
     """One working directory tracking ``settings.branch`` of ``settings.url``."""
 
     def __init__(self, workdir: Path, settings: GitSettings) -> None:
-        """Open (cloning if needed) the workdir; use as a context manager so it gets closed."""
+        """Open (cloning if needed) the workdir; use as a context manager so it gets closed.
+
+        The workdir is locked for this process until ``close``; what a killed process left in
+        it (git's lock files, a damaged repository) is cleared or rebuilt here.
+        """
         self.path = workdir
         self.settings = settings
         self._env = credentials.environment(settings)
-        self.repo = self._open()
         # The commit the working tree is known to match exactly (set after a checkout or our own
         # commit, cleared before anything writes to it), so a pass whose remote has not moved
         # skips re-checking 10,000 files out.
@@ -94,10 +102,17 @@ class Workspace(Closing):
         # Commits known to carry a trusted signature: verified ones, and those this workspace
         # signed itself, so a pass on our own last commit runs no gpg or ssh-keygen.
         self.verified = trust.TrustedCommits()
+        self._lock = self._take()
+        try:
+            self.repo = self._open()
+        except BaseException:
+            self._lock.release()
+            raise
 
     def close(self) -> None:
-        """Release GitPython's cat-file processes and caches."""
+        """Release GitPython's cat-file processes and caches, and the workdir's lock."""
         self.repo.close()
+        self._lock.release()
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -105,28 +120,53 @@ class Workspace(Closing):
         # The owner file stores a hash, so a URL with credentials in it never lands on disk.
         return hashlib.sha256(f"{self.settings.url}\n{self.settings.branch}".encode()).hexdigest()
 
-    def _open(self) -> git.Repo:
-        owner = self.path / ".git" / _OWNER_FILE
-        if owner.is_file():
-            try:
-                repo = git.Repo(self.path)
-            except git.GitError as exc:
-                msg = f"{self.path}: damaged workdir ({type(exc).__name__}); remove it"
-                raise WorkdirError(msg) from None
-            if owner.read_text(encoding="utf-8").strip() != self._url_fingerprint():
-                self._adopt(repo, owner)
-            return repo
-        if self.path.exists() and any(self.path.iterdir()):
+    def _take(self) -> repair.WorkdirLock:
+        """Lock the workdir, after checking it is ours (a folder we made) or not there yet."""
+        git_dir = self.path / ".git"
+        ours = (git_dir / _OWNER_FILE).is_file() or (git_dir / repair.LOCK_NAME).is_file()
+        if not ours and self.path.exists() and any(self.path.iterdir()):
             msg = f"{self.path} exists, is not empty and was not created by cilium-gitops"
             raise WorkdirError(msg)
-        self.path.mkdir(parents=True, exist_ok=True)
+        lock = repair.WorkdirLock(git_dir)
+        cleared = repair.clear_stale_locks(git_dir)
+        if cleared:
+            log.warning("workdir: removed lock files a killed process left: %s", ", ".join(cleared))
+        return lock
+
+    def _open(self) -> git.Repo:
+        owner = self.path / ".git" / _OWNER_FILE
+        if not owner.is_file():
+            return self._init()
+        try:
+            repo = git.Repo(self.path)
+        except git.GitError as exc:
+            log.warning("workdir: damaged (%s); cloning it again", type(exc).__name__)
+            repair.wipe(self.path)
+            return self._init()
+        if owner.read_text(encoding="utf-8").strip() != self._url_fingerprint():
+            self._adopt(repo, owner)
+        return repo
+
+    def _init(self) -> git.Repo:
         repo = git.Repo.init(self.path, initial_branch=self.settings.branch)
         with repo.config_writer() as config:
             config.set_value("core", "autocrlf", "false")
             config.set_value("gc", "auto", "0")
         repo.git.remote("add", REMOTE, self.settings.url)
-        owner.write_text(self._url_fingerprint() + "\n", encoding="utf-8")
+        (self.path / ".git" / _OWNER_FILE).write_text(self._url_fingerprint() + "\n", "utf-8")
         return repo
+
+    def rebuild(self) -> None:
+        """Start the workdir again from nothing: the next ``update`` fetches and checks out.
+
+        For a repository that a local git command found damaged. The workdir holds nothing the
+        remote does not (every pass starts from the remote's head), so nothing is lost.
+        """
+        log.warning("workdir: %s is damaged; cloning it again", self.path)
+        self.repo.close()
+        repair.wipe(self.path)
+        self.repo = self._init()
+        self._clean_at = None
 
     def _adopt(self, repo: git.Repo, owner: Path) -> None:
         """Take over a workdir an earlier version made with credentials in its remote's URL.
@@ -150,10 +190,16 @@ class Workspace(Closing):
     # -- running git ----------------------------------------------------------------------
 
     def run(self, *args: str, remote: bool = False, config: Sequence[tuple[str, str]] = ()) -> str:
-        """Run git in the workdir; ``remote`` adds credentials, ``config`` per-call settings."""
+        """Run git in the workdir; ``remote`` adds credentials, ``config`` per-call settings.
+
+        A remote command is watched: cut once it makes no progress for the settings'
+        ``stall_seconds`` (``network``), which raises ``GitRemoteError``.
+        """
         prefix = credentials.remote_options(self.settings) if remote else []
         for key, value in config:
             prefix += ["-c", f"{key}={value}"]
+        if remote:
+            return self._run_remote([*prefix, *args])
         try:
             output = self.repo.git.execute(
                 ["git", *prefix, *args], env=self._env, with_extended_output=False
@@ -162,6 +208,23 @@ class Workspace(Closing):
             text = redact(f"{exc.stderr or ''}\n{exc.stdout or ''}".strip(), self.settings.secrets)
             raise GitCommandError(f"git {args[0]} failed: {text}", text) from None
         return str(output)
+
+    def _run_remote(self, argv: list[str]) -> str:
+        verb = next(a for a in argv if not a.startswith("-") and "=" not in a)
+        stall = self.settings.stall_seconds
+        done = network.run_watched(
+            ["git", *argv], cwd=self.path, env=self._env, stall_seconds=stall
+        )
+        if done.stalled:
+            msg = (
+                f"git {verb}: the remote sent nothing for {stall:g} s (--git-timeout); "
+                "the transfer was cut and will be tried again"
+            )
+            raise GitRemoteError(msg)
+        if done.code != 0:
+            text = redact(f"{done.stderr}\n{done.stdout}".strip(), self.settings.secrets)
+            raise GitCommandError(f"git {verb} failed: {text}", text)
+        return done.stdout
 
     # -- the steps of a pass --------------------------------------------------------------
 
@@ -179,8 +242,11 @@ class Workspace(Closing):
             if known is not None and known == self._clean_at == self.head():
                 return True
         refspec = f"+refs/heads/{branch}:{tracking}"
+        # Under our lock, any git lock file here is a killed process's: it would block git.
+        repair.clear_stale_locks(self.path / ".git")
         try:
-            self.run("fetch", "--quiet", "--no-tags", REMOTE, refspec, remote=True)
+            # --progress: the watchdog's signs of life (network.run_watched).
+            self.run("fetch", "--progress", "--no-tags", REMOTE, refspec, remote=True)
         except GitCommandError as exc:
             if "couldn't find remote ref" not in exc.detail:
                 raise GitRemoteError(str(exc)) from None
@@ -297,10 +363,15 @@ class Workspace(Closing):
     @contextlib.contextmanager
     def message_file(self, text: str) -> Iterator[Path]:
         """``text`` in a file inside ``.git`` for ``-F``: argv has a length limit, files do not."""
-        with tempfile.NamedTemporaryFile(
-            "w", dir=self.path / ".git", prefix="MSG-", encoding="utf-8", delete=False
-        ) as handle:
-            handle.write(text)
+        try:
+            with tempfile.NamedTemporaryFile(
+                "w", dir=self.path / ".git", prefix="MSG-", encoding="utf-8", delete=False
+            ) as handle:
+                handle.write(text)
+        except OSError as exc:
+            if exc.errno in {errno.ENOSPC, errno.EDQUOT}:
+                raise DiskFullError(f"no space left in {self.path}: {exc.strerror}") from None
+            raise
         try:
             yield Path(handle.name)
         finally:
@@ -336,8 +407,10 @@ class Workspace(Closing):
             raise ConfigError(msg)
         return signing.git_config(), ["--gpg-sign"]
 
-    def _commit_error(self, exc: GitCommandError) -> WorkdirError | ConfigError:
-        """A failed ``git commit``: a signing failure if signing was asked for, else ``exc``."""
+    def _commit_error(self, exc: GitCommandError) -> WorkdirError | ConfigError | DiskFullError:
+        """A failed ``git commit``: a full disk, a signing failure, else ``exc``."""
+        if "no space left on device" in exc.detail.lower() or "quota" in exc.detail.lower():
+            return DiskFullError(f"no space left to commit in {self.path}: {exc.detail}")
         signing = self.settings.signing
         # git reports every failure of ssh-keygen or gpg as this line, after their own words.
         if signing is None or "failed to write commit object" not in exc.detail:
@@ -368,12 +441,13 @@ class Workspace(Closing):
         if len(refspecs) > 1:
             options.append("--atomic")
         try:
-            self.run("push", "--porcelain", "--quiet", *options, REMOTE, *refspecs, remote=True)
+            self.run("push", "--porcelain", "--progress", *options, REMOTE, *refspecs, remote=True)
         except GitCommandError as exc:
-            if "[remote rejected]" in exc.detail:
+            failure = refusals.classify(exc.detail)
+            if failure is refusals.PushFailure.REFUSED:
                 msg = f"the remote refused the push (hook or branch protection): {exc.detail}"
-                raise StalledError(msg) from None
-            if is_rejection(exc.detail):
+                raise PushRefusedError(msg) from None
+            if failure is refusals.PushFailure.RACE:
                 raise PushRejectedError(str(exc)) from None
             raise GitRemoteError(str(exc)) from None
 

@@ -14,21 +14,37 @@ to.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 from pathlib import Path, PurePosixPath
 
 from reconciler.desired.names import KUSTOMIZATION
-from reconciler.errors import UnsafePathError
+from reconciler.errors import DiskFullError, UnsafePathError
 from reconciler.reconcile.plan import Action, Plan
 
 _TEMP_SUFFIX = ".cilium-gitops-tmp"
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 # O_NOFOLLOW: never open through a symlink someone planted at the temporary name.
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
 
 def apply_plan(root: Path, plan: Plan) -> None:
-    """Make the files under ``root`` match ``plan``."""
+    """Make the files under ``root`` match ``plan``.
+
+    A full disk (or quota) raises ``DiskFullError``, to be retried; each file is whole or
+    untouched, and the pass that failed commits nothing.
+    """
+    try:
+        _apply(root, plan)
+    except OSError as exc:
+        if exc.errno in _NO_SPACE:
+            msg = f"no space left to write the managed tree in {root} ({exc.strerror})"
+            raise DiskFullError(msg) from None
+        raise
+
+
+def _apply(root: Path, plan: Plan) -> None:
     root.mkdir(parents=True, exist_ok=True)
     guard = _Guard(root.resolve())
     # Check every path before touching any, so a refused plan leaves the tree as it was.

@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING
 
 from reconciler.desired.limits import Limits
 from reconciler.desired.names import CLUSTER_FOLDER, DEFAULT_PATH
-from reconciler.errors import ConfigError, MassDeletionError, PushRejectedError
+from reconciler.errors import (
+    ConfigError,
+    GitCommandError,
+    MassDeletionError,
+    PushRejectedError,
+)
 from reconciler.gitops import (
     REGION_TRAILER,
     VERSION_TRAILER,
@@ -139,41 +144,15 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
     """
     renderer = Renderer(templates, max_bytes=options.limits.policy_bytes)
     root = managed_root(workspace.path, options.path)
-    proposing = workspace.settings.push_branch
+    repaired = False
     attempt = 0
     while True:
         attempt += 1
-        workspace.update(fetch=options.fetch or proposing is not None)
-        check_root(workspace.path, root)
-        head = workspace.clean_head()
-        key = f"{head}:{options.path}" if head is not None else None
-        tree, plan, planned = _tree_and_plan(state, root, renderer, cache, key)
-        _guard_deletions(plan, options.max_delete_share)
-        if options.dry_run or plan.is_empty:
-            if cache is not None and key is not None and plan.is_empty:
-                held = state.rejected_ids
-                cache.remember(
-                    key, tree, planned or planned_after(state.policies, plan, held_ids=held)
-                )
-            return _nothing_to_push(workspace, plan, attempt, dry_run=options.dry_run)
-        # With verify_base, a head we cannot verify stops here, before anything is written.
-        check_base(workspace)
-        workspace.touch()
         try:
-            if proposing:
-                return _propose(state, workspace, templates, options, (root, tree, plan), attempt)
-            apply_plan(root, plan)
-            message = commit_message(plan, templates, region=options.region)
-            commit = workspace.commit(
-                root, message, _trailers(state, options), _touched(tree, plan)
-            )
-            if commit is None:
-                return SyncResult(plan, None, attempt)
-            if cache is not None:
-                held = state.rejected_ids
-                planned = planned or planned_after(state.policies, plan, held_ids=held)
-                cache.remember(f"{commit}:{options.path}", tree_after(tree, plan), planned)
-            workspace.push()
+            return _attempt(
+                state, workspace, options, rendering=(templates, renderer), root=root,
+                cache=cache, attempt=attempt,
+            )  # fmt: skip
         except PushRejectedError:
             # Someone else pushed first: their commit is kept; ours is rebuilt on top of it.
             if attempt >= options.backoff.attempts:
@@ -182,8 +161,55 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
                 # Not after a first try that skipped the fetch: that one was not contention,
                 # only news we chose not to fetch.
                 sleep(options.backoff.delay(attempt))
-            continue
-        return SyncResult(plan, commit, attempt)
+        except GitCommandError:
+            # A local git command failed (a remote one would be a GitRemoteError): the
+            # workdir's repository is damaged. It holds nothing the remote does not, so it is
+            # cloned again and the pass starts over, once; nothing broken is ever pushed.
+            if repaired:
+                raise
+            workspace.rebuild()
+            repaired = True
+
+
+def _attempt(  # noqa: PLR0913 - one try of reconcile, with what it holds
+    state: DesiredState,
+    workspace: Workspace,
+    options: PassOptions,
+    *,
+    rendering: tuple[Templates, Renderer],
+    root: Path,
+    cache: PassCache | None,
+    attempt: int,
+) -> SyncResult:
+    templates, renderer = rendering
+    proposing = workspace.settings.push_branch
+    workspace.update(fetch=options.fetch or proposing is not None)
+    check_root(workspace.path, root)
+    head = workspace.clean_head()
+    key = f"{head}:{options.path}" if head is not None else None
+    tree, plan, planned = _tree_and_plan(state, root, renderer, cache, key)
+    _guard_deletions(state, plan, options.max_delete_share)
+    if options.dry_run or plan.is_empty:
+        if cache is not None and key is not None and plan.is_empty:
+            held = state.rejected_ids
+            cache.remember(key, tree, planned or planned_after(state.policies, plan, held_ids=held))
+        return _nothing_to_push(workspace, plan, attempt, dry_run=options.dry_run)
+    # With verify_base, a head we cannot verify stops here, before anything is written.
+    check_base(workspace)
+    workspace.touch()
+    if proposing:
+        return _propose(state, workspace, templates, options, (root, tree, plan), attempt)
+    apply_plan(root, plan)
+    message = commit_message(plan, templates, region=options.region)
+    commit = workspace.commit(root, message, _trailers(state, options), _touched(tree, plan))
+    if commit is None:
+        return SyncResult(plan, None, attempt)
+    if cache is not None:
+        held = state.rejected_ids
+        planned = planned or planned_after(state.policies, plan, held_ids=held)
+        cache.remember(f"{commit}:{options.path}", tree_after(tree, plan), planned)
+    workspace.push()
+    return SyncResult(plan, commit, attempt)
 
 
 def _trailers(state: DesiredState, options: PassOptions) -> dict[str, str]:
@@ -253,17 +279,29 @@ def _review_scope(plan: Plan) -> set[str]:
     return {*folders, CLUSTER_FOLDER}
 
 
-def _guard_deletions(plan: Plan, share: float | None) -> None:
+def _guard_deletions(state: DesiredState, plan: Plan, share: float | None) -> None:
+    """Refuse a plan that deletes more of the managed policies than ``share`` (None: no guard).
+
+    A control plane (or a file) that answers "nothing" by mistake must not open the cluster's
+    network: an empty desired state against a non-empty tree is refused whatever the share.
+    """
     deletes = plan.count(Action.DELETE)
     if share is None or deletes == 0:
         return
     managed = deletes + plan.count(Action.UPDATE) + plan.count(Action.UNCHANGED)
+    if not state.policies and not state.rejections:
+        msg = (
+            f"refusing to delete all {deletes} managed policies: the desired state is empty; "
+            "if that is right, run once with --allow-mass-delete"
+        )
+        raise MassDeletionError(msg, plan=plan, deletes=deletes)
     if deletes > share * managed:
         msg = (
             f"refusing to delete {deletes} of {managed} managed policies (more than "
-            f"{share:.0%}); if the control plane is right, run once with the guard lifted"
+            f"{share:.0%}, --max-delete-share); if the control plane is right, run once with "
+            "--allow-mass-delete"
         )
-        raise MassDeletionError(msg)
+        raise MassDeletionError(msg, plan=plan, deletes=deletes)
 
 
 def _touched(tree: TreeSnapshot, plan: Plan) -> Touched:

@@ -24,67 +24,33 @@ import dataclasses
 import logging
 import queue
 import random
+import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from reconciler.desired.events import Applied, DesiredSet, Event, coalesce, validate_ahead
 from reconciler.errors import (
     ConfigError,
-    CursorExpiredError,
     MassDeletionError,
     RetryableError,
     SourceUnavailableError,
-    UnverifiedCommitError,
 )
-from reconciler.reconcile.passes import Backoff, PassCache, PassOptions, SyncResult, reconcile
+from reconciler.reconcile.passes import PassCache, PassOptions, SyncResult, reconcile
 from reconciler.service.breaker import CircuitBreaker
 from reconciler.service.health import Metrics
+from reconciler.service.stalls import Stalls
+from reconciler.service.watching import RESYNC, Cursor, Watcher, WatchSource, WatchStall
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from reconciler.desired.policy import Rejection
-    from reconciler.desired.state import DesiredState
     from reconciler.gitops import Workspace
     from reconciler.render.templates import Templates
+    from reconciler.service.run_settings import RunSettings
 
 log = logging.getLogger("cilium_gitops.controller")
-
-
-class WatchSource(Protocol):
-    """A control plane that can list the whole set and stream changes."""
-
-    def desired(self) -> DesiredState:
-        """The complete desired set."""
-        ...
-
-    def watch(self, cursor: int) -> Iterator[Event]:
-        """Every change after ``cursor``."""
-        ...
-
-    def close(self) -> None:
-        """Close connections; a watch in progress ends."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class RunSettings:
-    """How the service paces itself; every duration is in seconds."""
-
-    batch_window: float = 1.0
-    # A batch stays open while events keep coming (each one extends it by the window), so a
-    # burst becomes one commit; this caps how long a steady trickle can hold a batch open.
-    max_batch_wait: float = 10.0
-    max_batch: int = 10_000
-    resync_interval: float = 300.0
-    resync_jitter: float = 0.1  # share of the interval, either way, so replicas spread out
-    retry_delay: float = 5.0  # after a failed pass (remote or control plane down)
-    reconnect: Backoff = field(default_factory=lambda: Backoff(attempts=0, base=1.0, ceiling=30.0))
-    breaker_threshold: int = 5
-    breaker_cool_down: float = 30.0
-    max_delete_share: float | None = 0.5
 
 
 class Status:
@@ -130,7 +96,6 @@ class Status:
         return int(self._sample("cilium_gitops_control_plane_version"))
 
 
-_RESYNC = "resync"
 # Events validated at a time while a batch's window runs (about 5 ms of work): few enough that a
 # new event is taken, and its window started, almost as soon as it arrives.
 _VALIDATE_AHEAD = 64
@@ -168,13 +133,14 @@ class Controller:
         self.breaker = CircuitBreaker(
             threshold=settings.breaker_threshold, cool_down=settings.breaker_cool_down, clock=clock
         )
-        self._queue: queue.Queue[Event | str | Exception] = queue.Queue()
+        self._queue: queue.Queue[Event | str | Exception | WatchStall] = queue.Queue()
+        self.stalls = Stalls(self.metrics)
         self._cache = PassCache()
         self._held: DesiredSet | None = None
         self._pending = False  # held changes not yet pushed (a pass failed)
         self._retry_at = 0.0  # when a failed pass may be tried again
-        self._stalled: str | None = None  # why the last pass refused the branch's head
-        self._cursor = 0  # where the watcher resumes; advanced by resyncs and events
+        self._next_resync = 0.0  # when the next resync is due (the clock's time)
+        self._cursor = Cursor()  # where the watch resumes; advanced by resyncs and events
         self._reported: dict[str, tuple[Rejection, ...]] = {}  # rejections already logged
         self._rejections: tuple[Rejection, ...] = ()  # of the last successful pass
 
@@ -182,21 +148,35 @@ class Controller:
 
     def run(self) -> None:
         """Resync, start watching, then batch events and resync on schedule until stopped."""
-        watcher = threading.Thread(target=self._watch_loop, name="cilium-gitops-watch", daemon=True)
-        next_resync = self.clock()
+        watch = Watcher(
+            self.source,
+            self._queue,
+            cursor=self._cursor,
+            breaker=self.breaker,
+            metrics=self.metrics,
+            settings=self.settings,
+            stop=self.stop,
+            started=self.status.ready.is_set,
+        )
+        watcher = threading.Thread(target=watch.run, name="cilium-gitops-watch", daemon=True)
+        self._next_resync = self.clock()
         try:
             while not self.stop.is_set():
-                if self.clock() >= next_resync:
-                    done = self._resync()
-                    delay = self._resync_delay() if done else self.settings.retry_delay
-                    next_resync = self.clock() + delay
-                    if done and not watcher.is_alive():
+                if self.clock() >= self._next_resync:
+                    listed = self._resync()
+                    delay = self._resync_delay() if listed else self.settings.retry_delay
+                    self._next_resync = self.clock() + delay
+                    if self.stalls.current is not None:
+                        self._next_resync = min(
+                            self._next_resync, self.clock() + self.settings.stalled_retry_interval
+                        )
+                    if listed and not watcher.is_alive():
                         watcher.start()
                     continue
-                wait = max(0.0, min(next_resync - self.clock(), 1.0))
+                wait = max(0.0, min(self._next_resync - self.clock(), 1.0))
                 batch, resync = self._collect(wait)
                 if resync:
-                    next_resync = self.clock()
+                    self._next_resync = self.clock()
                 if batch or (self._pending and self.clock() >= self._retry_at):
                     self._apply(batch)
         finally:
@@ -210,14 +190,22 @@ class Controller:
         return self.settings.resync_interval * (1 + jitter)
 
     def _resync(self) -> bool:
+        """List and reconcile the whole set; False when the control plane could not be read."""
         try:
             state = self.source.desired()
         except SourceUnavailableError as exc:
             log.warning("resync: control plane unavailable, repository left as it is: %s", exc)
             return False
+        except ConfigError as exc:
+            # At start-up a configuration error ends the process (exit 2); after it, a token
+            # rotated wrong or a state over a limit waits for a person, and nothing is deleted.
+            if not self.status.ready.is_set():
+                raise
+            self._stall(exc, "resync")
+            return True
         self.status.resyncs += 1
         self._held = DesiredSet(state)
-        self._cursor = max(self._cursor, state.version)
+        self._cursor.advance(state.version)
         # The resync is the one pass the deletion guard applies to; everything else, --dry-run
         # included, is as the caller set it.
         options = dataclasses.replace(self.options, max_delete_share=self.settings.max_delete_share)
@@ -227,11 +215,10 @@ class Controller:
             # if it is ahead of the listing (the last events were deletes, say).
             recorded = self.workspace.read_cursor() or 0
             log.info("cursor: %d from the branch, %d from the listing", recorded, state.version)
-            self._cursor = max(self._cursor, recorded)
+            self._cursor.advance(recorded)
         if result is not None and result.commit is not None:
             self.metrics.drift.inc()
-        # A refused head waits for a person: the next resync comes on schedule, not sooner.
-        return result is not None or self._stalled is not None
+        return True
 
     def _collect(self, wait: float) -> tuple[list[Event], bool]:
         """The next batch: wait up to ``wait`` for a first event, then until the stream rests.
@@ -263,12 +250,15 @@ class Controller:
                     continue
                 break
             resting = False
+            if isinstance(item, WatchStall):
+                self._stall(item.error, "watch")
+                continue
             if isinstance(item, Exception):
                 raise item
-            if item == _RESYNC:
+            if item == RESYNC:
                 resync = True
                 break
-            if isinstance(item, str):  # pragma: no cover - only _RESYNC is a string
+            if isinstance(item, str):  # pragma: no cover - only RESYNC is a string
                 continue
             batch.append(item)
             now = self.clock()
@@ -288,15 +278,15 @@ class Controller:
         self.metrics.rejected.inc(len(rejected))
         if any(changed) or self._pending:
             # Events trust the last known remote head (no fetch round trip before the commit);
-            # a remote that moved rejects the push and the pass is redone after a fetch.
-            options = dataclasses.replace(self.options, fetch=False)
+            # a remote that moved rejects the push and the pass is redone after a fetch. The
+            # deletion guard is the resync's: deletes the control plane sent one by one pass.
+            options = dataclasses.replace(self.options, fetch=False, max_delete_share=None)
             self._pass(options, f"{len(batch)} event(s)")
 
     def _pass(self, options: PassOptions, why: str) -> SyncResult | None:
         assert self._held is not None  # noqa: S101 - a pass always follows a resync
         state = self._held.state()
         started = self.clock()
-        self._stalled = None
         try:
             result = reconcile(
                 state,
@@ -306,21 +296,22 @@ class Controller:
                 sleep=self._sleep,
                 cache=self._cache,
             )
-        except MassDeletionError as exc:
-            self.metrics.guard.set(1)
-            log.error("%s: %s", why, exc)  # noqa: TRY400 - the message is the whole story
-            return None
-        except UnverifiedCommitError as exc:
-            # Retrying cannot help until someone signs or reverts the head: no timed retry, the
-            # next event or resync tries again (and fetches), and the service keeps running.
-            self._stalled, self._pending = str(exc), False
-            log.error("%s: %s", why, exc)  # noqa: TRY400 - the message is the whole story
-            return None
         except RetryableError as exc:
             self._pending = True
             self._retry_at = self.clock() + self.settings.retry_delay
             log.warning("%s: not pushed yet, kept in memory: %s", why, exc)
             return None
+        except ConfigError:
+            if not self.status.ready.is_set():
+                raise  # start-up: the configuration is wrong, exit 2
+            self._stall(sys.exc_info()[1], why)
+            return None
+        except Exception as exc:  # noqa: BLE001 - nothing a pass meets ends the service
+            if isinstance(exc, MassDeletionError):
+                self.metrics.guard.set(1)
+            self._stall(exc, why)
+            return None
+        self.stalls.clear()
         self._report_rejections((*state.rejections, *result.plan.rejections))
         self._pending = False
         self.status.ready.set()
@@ -336,6 +327,19 @@ class Controller:
                 why, result.commit[:12], result.plan.summary, state.version, self.clock() - started,
             )  # fmt: skip
         return result
+
+    def _stall(self, exc: BaseException | None, why: str) -> None:
+        """A person must act: say so once, keep serving, retry on the long interval or an event."""
+        assert exc is not None  # noqa: S101 - called from an except clause
+        self.stalls.record(exc, why)
+        self._pending = False
+        self._next_resync = min(
+            self._next_resync, self.clock() + self.settings.stalled_retry_interval
+        )
+
+    def is_ready(self) -> bool:
+        """``/readyz``: the first pass succeeded, and nothing stalls the service now."""
+        return self.status.ready.is_set() and self.stalls.current is None
 
     def _report_rejections(self, rejections: tuple[Rejection, ...]) -> None:
         """Log each rejection once (again only when its reason changes), and count them.
@@ -370,46 +374,9 @@ class Controller:
             "policies": len(held.policies) if held is not None else 0,
             "pending_push": self._pending,
             "deletion_guard_tripped": self.status.guard_tripped,
-            "stalled": self._stalled,
+            "stalled": self.stalls.describe(),
             "breaker": self.breaker.state.value,
             "rejected": [
                 {"policy": r.policy_id, "field": r.field, "reason": r.reason} for r in rejected
             ],
         }
-
-    # -- the watcher ----------------------------------------------------------------------
-
-    def _watch_loop(self) -> None:
-        attempt = 0
-        while not self.stop.is_set():
-            if not self.breaker.allow():
-                self.stop.wait(1.0)
-                continue
-            cursor = self._cursor
-            connected = False
-            try:
-                for event in self.source.watch(cursor):
-                    if attempt:
-                        log.info("watch: reconnected at version %d", cursor)
-                        attempt = 0
-                    if not connected:  # once per stream: this loop runs at wire speed
-                        connected = True
-                        self.breaker.record_success()
-                        self.metrics.breaker.state(self.breaker.state.value)
-                    self._cursor = max(self._cursor, event.version)
-                    self._queue.put(event)
-                if self.stop.is_set():
-                    return
-                raise SourceUnavailableError("the control plane ended the watch")  # noqa: TRY301
-            except ConfigError as exc:
-                self._queue.put(exc)
-                return
-            except CursorExpiredError as exc:
-                log.warning("watch: %s; resyncing", exc)
-                self._queue.put(_RESYNC)
-            except SourceUnavailableError as exc:
-                log.warning("watch: %s (breaker %s)", exc, self.breaker.state)
-            self.breaker.record_failure()
-            self.metrics.breaker.state(self.breaker.state.value)
-            attempt += 1
-            self.stop.wait(self.settings.reconnect.delay(attempt))

@@ -61,6 +61,12 @@ class Metrics:
             states=["closed", "open", "half-open"],
             registry=r,
         )
+        self.stalled = Gauge(
+            "cilium_gitops_stalled",
+            "1 while a condition a person must fix stops the passes (by reason).",
+            ["reason"],
+            registry=r,
+        )
         self.guard = Gauge(
             "cilium_gitops_deletion_guard_tripped",
             "1 while a resync is refused for deleting too much.",
