@@ -228,8 +228,12 @@ def test_the_service_outlives_every_bad_event_and_commits_the_next_good_one(
             what="the valid event after the bad ones",
         )
         assert process.poll() is None, "the service stopped"
-        metrics = _get(http, "/metrics")
-        assert f"cilium_gitops_rejected_policies {float(len(bad))}" in metrics
+        # Counted once the pass that pushed is done (a moment after the push itself).
+        wait_for(
+            lambda: f"cilium_gitops_rejected_policies {float(len(bad))}" in _get(http, "/metrics"),
+            timeout=10,
+            what="the rejections counted",
+        )
         status = json.loads(_get(http, "/status"))
         assert {r["policy"] for r in status["rejected"]} == {spec["id"] for spec in bad}
     finally:

@@ -50,7 +50,7 @@ class Repo:
         git("push", "--quiet", "origin", "HEAD:main", cwd=clone)
         self.seeded = git("rev-parse", "main", cwd=self.remote).strip()
 
-    def sync(self) -> Run:
+    def sync(self, *more: str) -> Run:
         state = write_document(self.base / "desired.yaml", {"version": 5, "policies": DESIRED})
         return run_cli(
             "sync",
@@ -60,6 +60,7 @@ class Repo:
             self.remote.as_uri(),
             "--workdir",
             str(self.base / "work"),
+            *more,
             env=hermetic_env(self.base / "home"),
         )
 
@@ -218,7 +219,9 @@ def test_odd_files_in_the_tree_are_scanned_without_harm(
         (managed / "shop" / name).write_bytes(content)
 
     repo = Repo(tmp_path, seed)
-    run = repo.sync()
+    # A file that claims our marker is ours to delete: the only managed file, all of them, which
+    # the deletion guard would rightly stop (exit 4).
+    run = repo.sync("--allow-mass-delete")
     assert_well_behaved(run, codes=(0,))
     assert "\x1b" not in run.output
     assert all(line == line.strip("\r") for line in run.stdout.splitlines())

@@ -10,6 +10,7 @@ from conftest import DEFAULT_PATH, Remote, entry, git, write_state
 from reconciler.desired.state import DesiredState, FileSource
 from reconciler.errors import ConfigError, PushRejectedError, StalledError, UnsafePathError
 from reconciler.gitops import VERSION_TRAILER, GitSettings, Identity, Workspace, init_bare
+from reconciler.gitops.log import read_cursor
 from reconciler.reconcile.passes import Backoff, PassCache, PassOptions, SyncResult, reconcile
 from reconciler.reconcile.plan import Action
 
@@ -243,7 +244,7 @@ def test_cursor_is_read_back_from_the_branch(
     sync(remote.url, tmp_path / "work", state_of(tmp_path, SHOP), templates)
     with Workspace(tmp_path / "restart", GitSettings(url=remote.url)) as workspace:
         workspace.update()
-        assert workspace.read_cursor() == 4
+        assert read_cursor(workspace) == 4
 
 
 def test_workdir_of_someone_else_is_refused(

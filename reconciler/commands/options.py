@@ -147,6 +147,21 @@ _SOURCE_OPTIONS: list[Callable[[Any], Any]] = [
         show_default=True,
         help="How to print the plan and result.",
     ),
+    option(
+        "control-plane-timeout",
+        type=click.FloatRange(1),
+        default=60.0,
+        show_default=True,
+        help="Seconds a list or get may go without progress before it is cut and retried.",
+    ),
+    option(
+        "control-plane-keepalive",
+        type=click.FloatRange(1),
+        default=300.0,
+        show_default=True,
+        help="Ping an idle watch this often; a stream whose pings go unanswered is reopened "
+        "(gRPC servers refuse pings more often than every 5 minutes unless told otherwise).",
+    ),
     # The input limits (docs/configuration.md, "Limits").
     option(
         "max-state-bytes",

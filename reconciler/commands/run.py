@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from reconciler.commands.options import EXIT_USAGE, fail, git_options, guard, option, source_options
-from reconciler.commands.wiring import pass_setup, tls
+from reconciler.commands.wiring import access, pass_setup
 from reconciler.scrub import redact
 
 log = logging.getLogger("cilium_gitops")
@@ -87,9 +87,8 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
         source = open_source(
             kw["control_plane"],
             region=kw["region"],
-            token=setup.control_plane_token,
-            tls=tls(kw),
             limits=setup.options.limits,
+            access=access(kw, setup.control_plane_token),
         )
         with Workspace(setup.workdir, setup.settings) as workspace:
             controller = Controller(

@@ -23,7 +23,13 @@ from reconciler.commands.options import (
     option,
     source_options,
 )
-from reconciler.commands.wiring import PassSetup, control_plane_token, limits, pass_setup, tls
+from reconciler.commands.wiring import (
+    PassSetup,
+    access,
+    control_plane_token,
+    limits,
+    pass_setup,
+)
 from reconciler.errors import MassDeletionError
 from reconciler.scrub import redact
 
@@ -53,9 +59,8 @@ def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywo
         state = read_state(
             kw["control_plane"],
             region=kw["region"],
-            token=setup.control_plane_token,
-            tls=tls(kw),
             limits=setup.options.limits,
+            access=access(kw, setup.control_plane_token),
         )
         with Workspace(setup.workdir, setup.settings) as workspace:
             try:
@@ -133,7 +138,7 @@ def render(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as key
         templates = load_templates(kw["templates"])
         bounds = limits(kw)
         state = read_state(
-            kw["control_plane"], region=kw["region"], token=cp_token, tls=tls(kw), limits=bounds
+            kw["control_plane"], region=kw["region"], limits=bounds, access=access(kw, cp_token)
         )
         kw["out"].mkdir(parents=True, exist_ok=True)
         return state, render_only(state, kw["out"], templates, limits=bounds)

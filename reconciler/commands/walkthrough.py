@@ -36,6 +36,7 @@ from reconciler.controlplane.server import ReferenceControlPlane, RunningServer,
 from reconciler.desired.names import DEFAULT_PATH
 from reconciler.errors import SourceUnavailableError, StalledError
 from reconciler.gitops import GitSettings, Identity, Signing, Workspace, init_bare, notes_ref
+from reconciler.gitops.log import describe
 from reconciler.reconcile.passes import PassOptions, SyncResult, reconcile
 from reconciler.reconcile.plan import Plan
 from reconciler.reconcile.report import plan_lines
@@ -159,7 +160,7 @@ def _passes(
                 echo("   no commit: the repository already matches the control plane")
                 continue
             echo("")
-            echo(_indent(workspace.describe(result.commit)))
+            echo(_indent(describe(workspace, result.commit)))
             if len(passes) == 1:
                 echo("   tree:")
                 echo(_indent(_tree(workdir / DEFAULT_PATH), "     "))
@@ -195,7 +196,7 @@ def _live(
             thread.join(timeout=30)
         head = workspace.head()
         echo("")
-        echo(_indent(workspace.describe(head or "HEAD")))
+        echo(_indent(describe(workspace, head or "HEAD")))
     return SyncResult(Plan(changes=()), head, 1)
 
 

@@ -25,7 +25,7 @@ from reconciler.errors import ConfigError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reconciler.controlplane.endpoint import TlsFiles
+    from reconciler.controlplane.endpoint import Access
     from reconciler.desired.limits import Limits
     from reconciler.gitops import GitSettings, Identity, Signing
     from reconciler.reconcile.passes import PassOptions
@@ -64,11 +64,21 @@ def limits(kw: dict[str, Any]) -> Limits:
     )
 
 
-def tls(kw: dict[str, Any]) -> TlsFiles:
-    """The TLS files of a ``grpcs://`` control plane."""
-    from reconciler.controlplane.endpoint import TlsFiles  # noqa: PLC0415 - see the docstring
+def access(kw: dict[str, Any], token: str | None) -> Access:
+    """How to reach the control plane: ``token``, the TLS files, how long to wait on it."""
+    from reconciler.controlplane.endpoint import (  # noqa: PLC0415 - see the docstring
+        Access,
+        Deadlines,
+        TlsFiles,
+    )
 
-    return TlsFiles(ca=kw["ca_file"], cert=kw["client_cert"], key=kw["client_key"])
+    return Access(
+        token=token,
+        tls=TlsFiles(ca=kw["ca_file"], cert=kw["client_cert"], key=kw["client_key"]),
+        deadlines=Deadlines(
+            call=kw["control_plane_timeout"], keepalive=kw["control_plane_keepalive"]
+        ),
+    )
 
 
 def pass_setup(kw: dict[str, Any]) -> PassSetup:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ import grpc
 import grpc.experimental
 
 from reconciler.closing import Closing
+from reconciler.controlplane.endpoint import Deadlines
 from reconciler.controlplane.gen import cluster_pb2 as pb
 from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc
 from reconciler.desired.events import Applied, Deleted, DesiredSet, Event, Received, coalesce
@@ -36,7 +38,8 @@ from reconciler.desired.state import DesiredState
 from reconciler.errors import ConfigError, CursorExpiredError, SourceUnavailableError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from typing import Self
 
     from reconciler.controlplane.endpoint import Endpoint
 
@@ -50,7 +53,6 @@ _STALLING = frozenset(
 # JSON escapes can make a policy's JSON longer than its YAML file (six bytes for "\u00e9"), but
 # not more than this many times longer.
 _JSON_PER_RENDERED_BYTE = 6
-_LIST_TIMEOUT = 300.0  # seconds: a full list of 10,000 policies is a few megabytes
 # Without the List extension, the replayed history counts as complete once the watch has been
 # quiet this long (seconds); the server sends its history at once, then waits.
 _QUIET = 0.5
@@ -63,7 +65,12 @@ class GrpcSource(Closing):
     """Desired state from a control plane speaking ``ctrl.v1.ClusterService``."""
 
     def __init__(
-        self, endpoint: Endpoint, *, region: str | None, limits: Limits | None = None
+        self,
+        endpoint: Endpoint,
+        *,
+        region: str | None,
+        limits: Limits | None = None,
+        deadlines: Deadlines | None = None,
     ) -> None:
         """Open a channel (lazily connected); ``region`` is required by the contract."""
         if not region:
@@ -72,11 +79,19 @@ class GrpcSource(Closing):
         self.endpoint = endpoint
         self.region = region
         self.limits = limits or Limits()
+        self.deadlines = deadlines or Deadlines()
+        keepalive_ms = int(self.deadlines.keepalive * 1000)
         options = (
             *_CHANNEL_OPTIONS,
             # Far above one policy's limit: an oversized policy is read, then rejected by its
             # id; the 4 MiB default would fail the whole list or watch instead.
             ("grpc.max_receive_message_length", self.limits.message_bytes),
+            # A watch waits for events as long as there are none; pings tell an idle stream
+            # from a dead one (a peer gone without a FIN, a proxy that stopped forwarding).
+            ("grpc.keepalive_time_ms", keepalive_ms),
+            ("grpc.keepalive_timeout_ms", min(20_000, keepalive_ms)),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.max_pings_without_data", 0),
         )
         if endpoint.tls:
             credentials = grpc.ssl_channel_credentials(
@@ -107,14 +122,16 @@ class GrpcSource(Closing):
         policies: list[DesiredPolicy] = []
         rejections: list[Rejection] = []
         highest = count = 0
+        stream = self._stub.ListDesiredCiliumNetworkPolicies(request, metadata=self._metadata)
+        # A list of 100,000 policies takes seconds, one that stopped moving is cut: the deadline
+        # is on progress, not on the whole call.
+        idle = _Watchdog(stream.cancel, self.deadlines.call)
         try:
-            stream = self._stub.ListDesiredCiliumNetworkPolicies(
-                request, metadata=self._metadata, timeout=_LIST_TIMEOUT
-            )
             # Each message is validated as it arrives, so the wire form of 100,000 policies is
             # never held at once.
-            with many_policies():
+            with idle, many_policies():
                 for state in stream:
+                    idle.poke()
                     count += 1
                     if count > self.limits.policies:
                         stream.cancel()
@@ -136,6 +153,12 @@ class GrpcSource(Closing):
                 and exc.code() is grpc.StatusCode.UNIMPLEMENTED
             ):
                 return self._desired_without_list()
+            if idle.fired:
+                msg = (
+                    f"control plane: listing desired policies: nothing arrived for "
+                    f"{self.deadlines.call:g} s (--control-plane-timeout); cut, to be tried again"
+                )
+                raise SourceUnavailableError(msg) from None
             raise _translate(exc, "listing desired policies") from None
         return DesiredState(tuple(policies), tuple(rejections), highest)
 
@@ -159,7 +182,7 @@ class GrpcSource(Closing):
             )
             try:
                 state = self._stub.GetDesiredCiliumNetworkPolicyState(
-                    request, metadata=self._metadata, timeout=_LIST_TIMEOUT
+                    request, metadata=self._metadata, timeout=self.deadlines.call
                 )
             except grpc.RpcError as exc:
                 if isinstance(exc, grpc.Call) and exc.code() is grpc.StatusCode.NOT_FOUND:
@@ -290,6 +313,36 @@ def _policy_from_state(
         # Only a clusterwide policy may come without a namespace.
         return [Rejection(policy_id, "k8s_namespace", "required field is missing")]
     return parse_policy(entry, position=policy_id)
+
+
+class _Watchdog:
+    """Calls ``cancel`` once ``poke`` has not been called for ``seconds``; ``fired`` says so."""
+
+    def __init__(self, cancel: Callable[[], object], seconds: float) -> None:
+        self._cancel = cancel
+        self._seconds = seconds
+        self._last = time.monotonic()
+        self._done = threading.Event()
+        self.fired = False
+        self._thread = threading.Thread(target=self._watch, name="cilium-gitops-deadline")
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+    def poke(self) -> None:
+        self._last = time.monotonic()
+
+    def _watch(self) -> None:
+        while not self._done.wait(max(0.05, self._last + self._seconds - time.monotonic())):
+            if time.monotonic() - self._last >= self._seconds:
+                self.fired = True
+                self._cancel()
+                return
 
 
 def _translate(exc: grpc.RpcError, doing: str) -> Exception:

@@ -7,7 +7,7 @@ never needs it). ``client.GrpcSource`` opens the channel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -24,6 +24,31 @@ class TlsFiles:
     ca: Path | None = None
     cert: Path | None = None
     key: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    """How long the client waits on a control plane that does not answer (seconds).
+
+    ``call``: a call that makes no progress (no message of a list, no answer to a get) for this
+    long is cut, as a retryable failure; a one-shot command then exits 1 instead of hanging.
+    ``keepalive``: the watch pings an idle connection this often and drops it when a ping gets
+    no answer, so a stream that went silent without closing is found and reopened. gRPC
+    servers refuse pings more often than every 5 minutes by default (grpc-core's and grpc-go's
+    ``min ping interval``), hence the default; lower it for a control plane that permits it.
+    """
+
+    call: float = 60.0
+    keepalive: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """How to reach a control plane besides its URL: the token, TLS files and deadlines."""
+
+    token: str | None = field(default=None, repr=False)
+    tls: TlsFiles = field(default_factory=TlsFiles)
+    deadlines: Deadlines = field(default_factory=Deadlines)
 
 
 @dataclass(frozen=True, slots=True)

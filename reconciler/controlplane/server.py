@@ -298,7 +298,14 @@ def start(
     ``tls`` is a PEM (private key, certificate chain) pair: the server then speaks TLS only.
     """
     servicer.resume()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    # Clients' keepalive pings are welcome as often as every second (a test's watch checks a
+    # silent stream that fast); grpc-core's default would answer them with GOAWAY.
+    options = [
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", 1000),
+        ("grpc.http2.max_ping_strikes", 0),
+    ]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=options)
     handlers = _handlers(servicer)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SERVICE, handlers),))
     server.add_registered_method_handlers(_SERVICE, handlers)

@@ -19,6 +19,7 @@ from reconciler.gitops.settings import (
     Identity,
     Signing,
     SigningFormat,
+    default_workdir,
     push_branch_name,
 )
 from reconciler.gitops.trust import check_base
@@ -27,7 +28,6 @@ from reconciler.gitops.workspace import (
     VERSION_TRAILER,
     Touched,
     Workspace,
-    default_workdir,
     init_bare,
 )
 

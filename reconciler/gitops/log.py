@@ -1,8 +1,9 @@
-"""Reading a repository's history, for the review commands (``history``, ``diff``).
+"""Reading a repository's history: for the review commands, and the service's cursor.
 
-Read-only, on a checkout the user names (not the service's workdir): the commits that changed a
-file with the control-plane facts their trailers record, and the files of a folder at a
-revision.
+Read-only. On a checkout the user names (``history``, ``diff``, ``validate``): the commits that
+changed a file with the control-plane facts their trailers record, the files of a folder at a
+revision, a file's last committed version. On the service's workdir: the newest control-plane
+version the branch records (``read_cursor``), and a commit as ``git show`` prints it.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import git
 
-from reconciler.errors import ConfigError
-from reconciler.gitops.workspace import REGION_TRAILER, VERSION_TRAILER
+from reconciler.errors import ConfigError, GitCommandError
+from reconciler.gitops.workspace import REGION_TRAILER, REMOTE, VERSION_TRAILER
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from reconciler.gitops.workspace import Workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +159,28 @@ class Version(NamedTuple):
 
     commit: str
     content: bytes
+
+
+def describe(workspace: Workspace, commit: str) -> str:
+    """A commit's header, message and changed files, as ``git show --stat`` prints them."""
+    return workspace.run("show", "--stat", "--format=commit %H%nAuthor: %an <%ae>%n%n%B", commit)
+
+
+def read_cursor(workspace: Workspace) -> int | None:
+    """The highest control-plane version recorded on the workdir's remote branch, if any.
+
+    What a restarted service resumes its watch from: the repository records what it reflects.
+    """
+    ref = f"refs/remotes/{REMOTE}/{workspace.settings.branch}"
+    try:
+        value = workspace.run(
+            "log",
+            "-1",
+            f"--grep=^{VERSION_TRAILER}:",
+            f"--format=%(trailers:key={VERSION_TRAILER},valueonly,separator=%x2C)",
+            ref,
+        )
+    except GitCommandError:
+        return None
+    values = [v for v in value.strip().split(",") if v.strip().isdigit()]
+    return max((int(v) for v in values), default=None)

@@ -6,6 +6,8 @@ command line can build them without importing GitPython.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +134,27 @@ class GitSettings:
             msg = "--verify-base needs --sign-ssh-key or --sign-openpgp-key"
             raise ConfigError(msg)
 
+    def identity_environment(self) -> dict[str, str]:
+        """The variables that make git commit as the author and committer."""
+        committer = self.committer or self.author
+        return {
+            "GIT_AUTHOR_NAME": self.author.name,
+            "GIT_AUTHOR_EMAIL": self.author.email,
+            "GIT_COMMITTER_NAME": committer.name,
+            "GIT_COMMITTER_EMAIL": committer.email,
+        }
+
+    def signing_options(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """The ``-c`` settings and ``commit`` flags for signing; a missing ssh key fails here."""
+        signing = self.signing
+        if signing is None:
+            return [], []
+        # Checked here, not only by the CLI: a long-running service outlives a mounted secret.
+        if signing.format == "ssh" and not signing.key_path.is_file():
+            msg = f"cannot sign commits: {signing.describe()} is not a readable file"
+            raise ConfigError(msg)
+        return signing.git_config(), ["--gpg-sign"]
+
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values to scrub from any text that leaves this module."""
@@ -205,3 +228,10 @@ def _is_branch_name(name: str) -> bool:
         and not any(p.startswith(".") or p.endswith(".lock") for p in name.split("/"))
         and name != "@"
     )
+
+
+def default_workdir(url: str, branch: str) -> Path:
+    """A per-remote cache folder, so repeated syncs reuse their clone."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha256(f"{url}\n{branch}".encode()).hexdigest()[:16]
+    return base / "cilium-gitops" / key

@@ -35,7 +35,6 @@ import contextlib
 import errno
 import hashlib
 import logging
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -334,7 +333,7 @@ class Workspace(Closing):
         return []
 
     def _commit(self, message: str, trailers: dict[str, str], include: list[str]) -> str | None:
-        sign_config, sign_args = self._signing_options()
+        sign_config, sign_args = self.settings.signing_options()
         body = message.rstrip("\n") + "\n"
         if trailers:
             body += "\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
@@ -381,31 +380,11 @@ class Workspace(Closing):
     def as_committer(self) -> Iterator[None]:
         """Run the git commands inside as the configured author and committer."""
         saved = self._env
-        self._env = {**saved, **self._identity()}
+        self._env = {**saved, **self.settings.identity_environment()}
         try:
             yield
         finally:
             self._env = saved
-
-    def _identity(self) -> dict[str, str]:
-        committer = self.settings.committer or self.settings.author
-        return {
-            "GIT_AUTHOR_NAME": self.settings.author.name,
-            "GIT_AUTHOR_EMAIL": self.settings.author.email,
-            "GIT_COMMITTER_NAME": committer.name,
-            "GIT_COMMITTER_EMAIL": committer.email,
-        }
-
-    def _signing_options(self) -> tuple[list[tuple[str, str]], list[str]]:
-        """The ``-c`` settings and ``commit`` flags for signing; a missing ssh key fails here."""
-        signing = self.settings.signing
-        if signing is None:
-            return [], []
-        # Checked here, not only by the CLI: a long-running service outlives a mounted secret.
-        if signing.format == "ssh" and not signing.key_path.is_file():
-            msg = f"cannot sign commits: {signing.describe()} is not a readable file"
-            raise ConfigError(msg)
-        return signing.git_config(), ["--gpg-sign"]
 
     def _commit_error(self, exc: GitCommandError) -> WorkdirError | ConfigError | DiskFullError:
         """A failed ``git commit``: a full disk, a signing failure, else ``exc``."""
@@ -451,35 +430,8 @@ class Workspace(Closing):
                 raise PushRejectedError(str(exc)) from None
             raise GitRemoteError(str(exc)) from None
 
-    def describe(self, commit: str) -> str:
-        """A commit's header, message and changed files, as ``git show --stat`` prints them."""
-        return self.run("show", "--stat", "--format=commit %H%nAuthor: %an <%ae>%n%n%B", commit)
-
-    def read_cursor(self) -> int | None:
-        """The highest control-plane version recorded on the remote branch, if any."""
-        ref = f"refs/remotes/{REMOTE}/{self.settings.branch}"
-        try:
-            value = self.run(
-                "log",
-                "-1",
-                f"--grep=^{VERSION_TRAILER}:",
-                f"--format=%(trailers:key={VERSION_TRAILER},valueonly,separator=%x2C)",
-                ref,
-            )
-        except GitCommandError:
-            return None
-        values = [v for v in value.strip().split(",") if v.strip().isdigit()]
-        return max((int(v) for v in values), default=None)
-
 
 def init_bare(path: Path, branch: str) -> str:
     """Create an empty bare repository (a local remote, as the demo and tests use); its URL."""
     git.Repo.init(path, bare=True, initial_branch=branch).close()
     return path.resolve().as_uri()
-
-
-def default_workdir(url: str, branch: str) -> Path:
-    """A per-remote cache folder, so repeated syncs reuse their clone."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    key = hashlib.sha256(f"{url}\n{branch}".encode()).hexdigest()[:16]
-    return base / "cilium-gitops" / key

@@ -17,20 +17,15 @@ from reconciler.desired.state import FileSource
 from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
-    from reconciler.controlplane.endpoint import TlsFiles
+    from reconciler.controlplane.endpoint import Access
     from reconciler.desired.state import DesiredState, Source
 
 
 def read_state(
-    url: str,
-    *,
-    region: str | None,
-    token: str | None = None,
-    tls: TlsFiles | None = None,
-    limits: Limits | None = None,
+    url: str, *, region: str | None, limits: Limits | None = None, access: Access | None = None
 ) -> DesiredState:
     """Open the source for ``url``, read the whole desired state once, and close it."""
-    source = open_source(url, region=region, token=token, tls=tls, limits=limits)
+    source = open_source(url, region=region, limits=limits, access=access)
     try:
         return source.desired()
     finally:
@@ -38,12 +33,7 @@ def read_state(
 
 
 def open_source(
-    url: str,
-    *,
-    region: str | None,
-    token: str | None = None,
-    tls: TlsFiles | None = None,
-    limits: Limits | None = None,
+    url: str, *, region: str | None, limits: Limits | None = None, access: Access | None = None
 ) -> Source:
     """Pick the source for ``url``: ``file://PATH`` (or a plain path), ``grpc(s)://HOST:PORT``."""
     limits = limits or Limits()
@@ -57,9 +47,10 @@ def open_source(
     if parts.scheme in {"grpc", "grpcs"}:
         # Imported here: grpc is only loaded when a control plane is actually used.
         from reconciler.controlplane.client import GrpcSource  # noqa: PLC0415
-        from reconciler.controlplane.endpoint import parse_endpoint  # noqa: PLC0415
+        from reconciler.controlplane.endpoint import Access, parse_endpoint  # noqa: PLC0415
 
-        endpoint = parse_endpoint(url, token=token, tls=tls)
-        return GrpcSource(endpoint, region=region, limits=limits)
+        access = access or Access()
+        endpoint = parse_endpoint(url, token=access.token, tls=access.tls)
+        return GrpcSource(endpoint, region=region, limits=limits, deadlines=access.deadlines)
     msg = f"unsupported --control-plane scheme {parts.scheme!r}; use file://PATH or grpc://"
     raise ConfigError(msg)

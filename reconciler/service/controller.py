@@ -36,6 +36,7 @@ from reconciler.errors import (
     RetryableError,
     SourceUnavailableError,
 )
+from reconciler.gitops.log import read_cursor
 from reconciler.reconcile.passes import PassCache, PassOptions, SyncResult, reconcile
 from reconciler.service.breaker import CircuitBreaker
 from reconciler.service.health import Metrics
@@ -213,7 +214,7 @@ class Controller:
         if result is not None and self.status.resyncs == 1:
             # The branch records the newest version any earlier run pushed; resume from there
             # if it is ahead of the listing (the last events were deletes, say).
-            recorded = self.workspace.read_cursor() or 0
+            recorded = read_cursor(self.workspace) or 0
             log.info("cursor: %d from the branch, %d from the listing", recorded, state.version)
             self._cursor.advance(recorded)
         if result is not None and result.commit is not None:
