@@ -75,7 +75,7 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
         batch_window=kw["batch_window"],
         max_batch_wait=kw["batch_max_wait"],
         resync_interval=kw["resync_interval"],
-        max_delete_share=None if kw["allow_mass_delete"] else kw["max_delete_share"],
+        max_delete_share=kw["max_delete_share"],
         stalled_retry_interval=kw["stalled_retry_interval"],
     )
     stop = threading.Event()

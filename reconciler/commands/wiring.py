@@ -124,7 +124,8 @@ def pass_setup(kw: dict[str, Any]) -> PassSetup:
         dry_run=kw["dry_run"],
         backoff=Backoff(attempts=kw["push_attempts"]),
         limits=limits(kw),
-        max_delete_share=None if kw["allow_mass_delete"] else kw["max_delete_share"],
+        max_delete_share=kw["max_delete_share"],
+        allow_mass_delete=kw["allow_mass_delete"],
     )
     # Keyed by the URL without credentials: a rotated token keeps its clone.
     workdir = kw["workdir"] or default_workdir(settings.url, kw["branch"])

@@ -249,6 +249,9 @@ class Workspace(Closing):
         except GitCommandError as exc:
             if "couldn't find remote ref" not in exc.detail:
                 raise GitRemoteError(str(exc)) from None
+            # No branch yet: whatever the workdir held (a commit the remote refused, say) is
+            # not the remote's, and no cached tree may stand for it.
+            self._clean_at = None
             self._start_unborn()
             return False
         remote_head = self._resolve(tracking)
@@ -421,7 +424,12 @@ class Workspace(Closing):
             options.append("--atomic")
         try:
             self.run("push", "--porcelain", "--progress", *options, REMOTE, *refspecs, remote=True)
+        except GitRemoteError:  # cut for making no progress: the push may or may not have landed
+            self._clean_at = None
+            raise
         except GitCommandError as exc:
+            # The workdir now holds a commit the remote does not: the next update starts over.
+            self._clean_at = None
             failure = refusals.classify(exc.detail)
             if failure is refusals.PushFailure.REFUSED:
                 msg = f"the remote refused the push (hook or branch protection): {exc.detail}"

@@ -83,6 +83,8 @@ class PassOptions:
     # Refuse a pass that would delete more than this share of the managed files (None: no
     # limit). A control plane that suddenly answers "nothing" must not empty the cluster.
     max_delete_share: float | None = None
+    # Lift the deletion guard entirely, the empty-state rule included (--allow-mass-delete).
+    allow_mass_delete: bool = False
     # False: skip the fetch when the workdir is the last known remote head (the service's
     # event passes); a remote that moved rejects the push, and the retry fetches.
     fetch: bool = True
@@ -188,7 +190,8 @@ def _attempt(  # noqa: PLR0913 - one try of reconcile, with what it holds
     head = workspace.clean_head()
     key = f"{head}:{options.path}" if head is not None else None
     tree, plan, planned = _tree_and_plan(state, root, renderer, cache, key)
-    _guard_deletions(state, plan, options.max_delete_share)
+    if not options.allow_mass_delete:
+        _guard_deletions(state, plan, options.max_delete_share)
     if options.dry_run or plan.is_empty:
         if cache is not None and key is not None and plan.is_empty:
             held = state.rejected_ids
@@ -280,13 +283,13 @@ def _review_scope(plan: Plan) -> set[str]:
 
 
 def _guard_deletions(state: DesiredState, plan: Plan, share: float | None) -> None:
-    """Refuse a plan that deletes more of the managed policies than ``share`` (None: no guard).
+    """Refuse a plan that empties the tree, or deletes more than ``share`` of it (None: no limit).
 
     A control plane (or a file) that answers "nothing" by mistake must not open the cluster's
     network: an empty desired state against a non-empty tree is refused whatever the share.
     """
     deletes = plan.count(Action.DELETE)
-    if share is None or deletes == 0:
+    if deletes == 0:
         return
     managed = deletes + plan.count(Action.UPDATE) + plan.count(Action.UNCHANGED)
     if not state.policies and not state.rejections:
@@ -295,7 +298,7 @@ def _guard_deletions(state: DesiredState, plan: Plan, share: float | None) -> No
             "if that is right, run once with --allow-mass-delete"
         )
         raise MassDeletionError(msg, plan=plan, deletes=deletes)
-    if deletes > share * managed:
+    if share is not None and deletes > share * managed:
         msg = (
             f"refusing to delete {deletes} of {managed} managed policies (more than "
             f"{share:.0%}, --max-delete-share); if the control plane is right, run once with "

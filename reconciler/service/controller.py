@@ -6,7 +6,8 @@ queues events; it reconnects with jittered backoff behind a circuit breaker. The
 
 1. resyncs at start and then every ``resync_interval`` (jittered): the complete desired set
    replaces what it holds, and the repository is repaired in one commit. A resync that would
-   delete more than ``max_delete_share`` of the managed policies commits nothing;
+   delete more than ``max_delete_share`` of the managed policies commits nothing (and no
+   pass empties the tree without ``--allow-mass-delete``);
 2. in between, takes events in batches (a batch closes when no event came for a
    ``batch_window``, ``max_batch_wait`` after its first, or at ``max_batch`` events), patches
    the held set, and reconciles once per batch.
@@ -280,7 +281,8 @@ class Controller:
         if any(changed) or self._pending:
             # Events trust the last known remote head (no fetch round trip before the commit);
             # a remote that moved rejects the push and the pass is redone after a fetch. The
-            # deletion guard is the resync's: deletes the control plane sent one by one pass.
+            # share limit is the resync's: deletes the control plane sent one by one pass; an
+            # empty state is refused all the same.
             options = dataclasses.replace(self.options, fetch=False, max_delete_share=None)
             self._pass(options, f"{len(batch)} event(s)")
 
