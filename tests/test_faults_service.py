@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
+RIGHT, ROTATED = "tok-right", "tok-rotated"  # test tokens, not secrets
+
+
 def policies(*names: str, port: str = "8080") -> list[dict[str, Any]]:
     return [entry("shop", name, region=REGION, port=port) for name in names]
 
@@ -130,7 +133,7 @@ def test_a_refused_token_after_start_up_stalls_instead_of_exiting(
 ) -> None:
     """The control plane starts refusing the token (rotated wrong): stalled (configuration),
     still serving; the token accepted again: recovered."""
-    servicer = ReferenceControlPlane(token="right")
+    servicer = ReferenceControlPlane(token=RIGHT)
     servicer.load(policies("api"))
     server = start(servicer)
     service = Service(
@@ -139,11 +142,11 @@ def test_a_refused_token_after_start_up_stalls_instead_of_exiting(
         tmp_path / "work",
         tmp_path / "log",
         extra=["--stalled-retry-interval", "1", "--resync-interval", "1"],
-        env={"CILIUM_GITOPS_TOKEN": "right"},
+        env={"CILIUM_GITOPS_TOKEN": RIGHT},
     ).start()
     try:
         wait_for(lambda: service.get("/readyz")[0] == 200, timeout=30, what="the first sync")
-        servicer._token = "rotated"  # the control plane now wants another token
+        servicer._token = ROTATED  # the control plane now wants another token
         wait_for(
             lambda: (service.status().get("stalled") or {}).get("reason") == "configuration",
             timeout=30,
@@ -151,7 +154,7 @@ def test_a_refused_token_after_start_up_stalls_instead_of_exiting(
         )
         assert service.alive()
         assert "UNAUTHENTICATED" in service.status()["stalled"]["message"]
-        servicer._token = "right"
+        servicer._token = RIGHT
         wait_for(lambda: service.status().get("stalled") is None, timeout=30, what="recovery")
         assert service.alive()
     finally:
