@@ -130,14 +130,7 @@ def load(path: str | os.PathLike[str]) -> LoadedFile:
 
 def parse(text: str) -> LoadedFile:
     """Parse text holding one or many YAML (or JSON) documents."""
-    marks: list[yaml_events.Marks] | None
-    try:
-        documents, marks = yaml_block.load_all(text)
-    except yaml_events.Unusual:
-        try:
-            documents, marks = yaml_events.load_all(text)
-        except yaml_events.Unusual:
-            documents, marks = _load_all(text), None
+    documents, marks = _read(text)
     policies: list[PolicyDocument] = []
     for index, document in enumerate(documents):
         if is_policy(document):
@@ -152,6 +145,21 @@ def parse(text: str) -> LoadedFile:
             )
     count = sum(1 for d in documents if d is not None)
     return LoadedFile(text, tuple(policies), count, marks)
+
+
+def documents_of(text: str) -> list[Any]:
+    """Every document of a YAML or JSON text, of any kind, read as ``parse`` reads them."""
+    return _read(text)[0]
+
+
+def _read(text: str) -> tuple[list[Any], list[yaml_events.Marks] | None]:
+    try:
+        return yaml_block.load_all(text)
+    except yaml_events.Unusual:
+        try:
+            return yaml_events.load_all(text)
+        except yaml_events.Unusual:
+            return _load_all(text), None
 
 
 def _load_all(text: str) -> list[Any]:
