@@ -12,9 +12,9 @@ network: callers hand over parsed documents and flow lines):
 * ``netpol``        a Kubernetes NetworkPolicy translated as Cilium translates it;
 * ``engine``        the verdict of a flow (both the source's egress and the destination's
                     ingress), with the policy and rule that decided it, or "cannot decide";
-* ``sources``       policy documents found in file contents (what ``test``, ``replay`` and the
+* ``policy_files``  policy documents found in file contents (what ``test``, ``replay`` and the
                     review hand over);
-* ``policytest``    the PolicyTest file format and its run; ``test_formats`` prints it;
+* ``policytest``    the PolicyTest file format and its run; ``policytest_formats`` prints it;
 * ``hubble``        Hubble flow lines (``-o jsonpb`` or ``-o json``) deduplicated into flows;
 * ``replaying``     those flows under two revisions (or one, against what Hubble recorded);
   ``replay_formats`` prints it;
