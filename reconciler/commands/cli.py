@@ -19,6 +19,7 @@ from reconciler.commands.diff import diff, explain
 from reconciler.commands.history import history
 from reconciler.commands.options import env_var, guard, load_config
 from reconciler.commands.policy_test import policy_test
+from reconciler.commands.replay import replay
 from reconciler.commands.run import run_service
 from reconciler.commands.sync import render, sync
 from reconciler.commands.validation import validate
@@ -61,6 +62,7 @@ for _command in (
     diff,
     explain,
     policy_test,
+    replay,
 ):
     cli.add_command(_command)
 

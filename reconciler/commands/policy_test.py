@@ -76,8 +76,8 @@ def policy_test(
     expects; every flow is printed with its verdict and the rule that decided it.
     """
     from reconciler.verdicts import policytest_formats  # noqa: PLC0415 - the engine on demand
-    from reconciler.verdicts.policytest import is_test, read_test, run  # noqa: PLC0415
     from reconciler.verdicts.policy_files import documents, engine_for  # noqa: PLC0415
+    from reconciler.verdicts.policytest import is_test, read_test, run  # noqa: PLC0415
 
     try:
         engine = engine_for(read_paths(policies))
