@@ -50,6 +50,15 @@ def _side(value: str, checkout: Path, managed: str) -> dict[str, bytes]:
     return files_at(checkout, value, managed)
 
 
+def _tree(value: str, checkout: Path) -> dict[str, bytes]:
+    """The whole repository at a revision (its workloads and all its policies), or the folder."""
+    if Path(value).is_dir():
+        return read_folder(Path(value))
+    from reconciler.gitops import files_at  # noqa: PLC0415 - GitPython only when used
+
+    return files_at(checkout, value, "")
+
+
 @click.command("diff")
 @click.argument("base")
 @click.argument("head")
@@ -104,7 +113,11 @@ def diff(base: str, head: str, **kw: Any) -> None:  # noqa: ANN401 - click's key
 
     checkout: Path = kw["checkout"]
     try:
-        review = compare(_side(base, checkout, kw["managed"]), _side(head, checkout, kw["managed"]))
+        review = compare(
+            _side(base, checkout, kw["managed"]),
+            _side(head, checkout, kw["managed"]),
+            trees=(_tree(base, checkout), _tree(head, checkout)),
+        )
     except CiliumGitopsError as exc:
         raise click.UsageError(str(exc)) from None
     fmt = cast("Format", kw["fmt"])

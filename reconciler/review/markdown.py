@@ -22,6 +22,7 @@ import re
 import string
 from typing import TYPE_CHECKING, NamedTuple
 
+from reconciler.review import reachability_section
 from reconciler.review.peers import port_text
 from reconciler.review.wording import (
     granted_by,
@@ -74,6 +75,8 @@ def render(review: Review, *, validation: Sequence[str] = ()) -> str:
             for r in review.risks
         )
         lines.append("")
+    if review.reach is not None and reachability_section.shown(review.reach):
+        lines += reachability_section.markdown_lines(review.reach)
     if review.flows:
         lines += ["#### Connectivity", "", *_graph(review.flows), ""]
         for namespace, changes in review.by_namespace():
