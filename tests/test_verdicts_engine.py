@@ -40,7 +40,7 @@ def test_an_endpoint_no_policy_selects_allows_everything() -> None:
 
 
 def test_a_policy_with_an_ingress_section_puts_its_pods_into_ingress_default_deny() -> None:
-    """intro.rst: selected by a rule with an ingress section, only explicitly allowed traffic passes."""
+    """intro.rst: selected by a rule with an ingress section, only allowed traffic passes."""
     eng = engine(BACKEND)
     assert decision(eng, FRONTEND, BACKEND_POD) == "allow"
     verdict = ask(eng, OTHER, BACKEND_POD)
@@ -75,7 +75,7 @@ spec:
 
 
 def test_an_empty_ingress_list_does_not_default_deny() -> None:
-    """repository.go computePolicyEnforcementAndRules: ``len(r.Ingress) > 0`` enables ingress policy."""
+    """repository.go computePolicyEnforcementAndRules: only ``len(r.Ingress) > 0`` enforces."""
     empty = """
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -91,7 +91,7 @@ spec:
 
 
 def test_enable_default_deny_false_leaves_other_traffic_allowed() -> None:
-    """intro.rst: rules with EnableDefaultDeny disabled are ignored when determining the default mode."""
+    """intro.rst: rules with EnableDefaultDeny disabled are ignored for the default mode."""
     intercept = """
 apiVersion: cilium.io/v2
 kind: CiliumClusterwideNetworkPolicy
@@ -138,7 +138,7 @@ spec:
 
 
 def test_policy_enforcement_always_denies_unselected_endpoints() -> None:
-    """intro.rst "always": policy enforcement is enabled on all endpoints even if no rules select them."""
+    """intro.rst "always": enforcement on all endpoints even if no rules select them."""
     eng = engine(BACKEND, options=Options(enforcement="always"))
     assert decision(eng, OTHER, FRONTEND) == "deny"
     never = engine(BACKEND, options=Options(enforcement="never"))
@@ -308,8 +308,12 @@ spec:
 """
     eng = engine(policy)
     base = pod("base", "hoth", name="rebel-base")
-    xwing = identity.pod("endor/xwing", namespace="endor", labels={}, namespace_labels={"faction": "alliance"})
-    tie = identity.pod("death/tie", namespace="death", labels={}, namespace_labels={"faction": "empire"})
+    xwing = identity.pod(
+        "endor/xwing", namespace="endor", labels={}, namespace_labels={"faction": "alliance"}
+    )
+    tie = identity.pod(
+        "death/tie", namespace="death", labels={}, namespace_labels={"faction": "empire"}
+    )
     assert decision(eng, xwing, base) == "allow"
     assert decision(eng, tie, base) == "deny"
 
@@ -322,7 +326,7 @@ def test_the_endpoint_selector_of_a_cnp_never_leaves_its_namespace() -> None:
 
 
 def test_a_clusterwide_wildcard_peer_selects_pods_only() -> None:
-    """utils.go: a CCNP peer selector without a namespace requires one (wildcard-from-endpoints.yaml)."""
+    """utils.go: a CCNP peer selector without a namespace needs one (wildcard-from-endpoints)."""
     policy = """
 apiVersion: cilium.io/v2
 kind: CiliumClusterwideNetworkPolicy
@@ -406,11 +410,13 @@ def test_label_sources_k8s_and_any() -> None:
     template = BACKEND.replace("{role: frontend}", '{"KEY": frontend}')
     assert decision(engine(template.replace("KEY", "k8s:role")), FRONTEND, BACKEND_POD) == "allow"
     assert decision(engine(template.replace("KEY", "any:role")), FRONTEND, BACKEND_POD) == "allow"
-    assert decision(engine(template.replace("KEY", "reserved:role")), FRONTEND, BACKEND_POD) == "deny"
+    assert (
+        decision(engine(template.replace("KEY", "reserved:role")), FRONTEND, BACKEND_POD) == "deny"
+    )
 
 
 def test_service_accounts_select_pods() -> None:
-    """serviceaccount-policy.yaml: io.cilium.k8s.policy.serviceaccount selects by service account."""
+    """serviceaccount-policy.yaml: io.cilium.k8s.policy.serviceaccount selects the account."""
     policy = """
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy

@@ -1,4 +1,4 @@
-"""Kubernetes NetworkPolicy in the enforcement model: the API's semantics, as Cilium translates them.
+"""Kubernetes NetworkPolicy in the enforcement model: the API's semantics, as Cilium reads them.
 
 Expected verdicts come from the field documentation of ``networking/v1/types.go`` in
 kubernetes/api and from ``ParseNetworkPolicy`` in ``pkg/k8s/network_policy.go`` (cilium/cilium),
@@ -45,7 +45,9 @@ def test_policy_types_default_to_ingress_and_egress_needs_naming() -> None:
 
 def test_a_rule_without_from_admits_every_source() -> None:
     """types.go from: "If this field is empty or missing, this rule matches all sources"."""
-    eng = engine(_np("  podSelector: {matchLabels: {app: web}}\n  ingress:\n  - ports: [{port: 443}]"))
+    eng = engine(
+        _np("  podSelector: {matchLabels: {app: web}}\n  ingress:\n  - ports: [{port: 443}]")
+    )
     assert decision(eng, world("203.0.113.1"), WEB, 443) == "allow"
     assert decision(eng, pod("x", "other"), WEB, 443) == "allow"
     assert decision(eng, pod("x", "other"), WEB, 80) == "deny"
@@ -64,8 +66,12 @@ def test_peers_pod_selector_namespace_selector_and_both() -> None:
       podSelector: {matchLabels: {app: prom}}"""
     eng = engine(_np(spec))
     ops = identity.pod("ops/any", namespace="ops", labels={}, namespace_labels={"team": "ops"})
-    prom = identity.pod("mon/prom", namespace="mon", labels={"app": "prom"}, namespace_labels={"team": "mon"})
-    grafana = identity.pod("mon/graf", namespace="mon", labels={"app": "graf"}, namespace_labels={"team": "mon"})
+    prom = identity.pod(
+        "mon/prom", namespace="mon", labels={"app": "prom"}, namespace_labels={"team": "mon"}
+    )
+    grafana = identity.pod(
+        "mon/graf", namespace="mon", labels={"app": "graf"}, namespace_labels={"team": "mon"}
+    )
     assert decision(eng, pod("lb", "shop", role="lb"), WEB) == "allow"
     assert decision(eng, pod("lb", "other", role="lb"), WEB) == "deny"
     assert decision(eng, ops, WEB) == "allow"

@@ -15,6 +15,9 @@ from verdicts_helpers import ask, decision, engine, pod, world
 
 from reconciler.verdicts import identity
 from reconciler.verdicts.engine import Options
+from reconciler.verdicts.l7 import HttpRequest
+from reconciler.verdicts.ports import Probe
+from reconciler.verdicts.verdict import Flow
 
 DEV = pod("dev", env="dev")
 
@@ -49,7 +52,9 @@ def test_world_is_everything_outside_the_cluster() -> None:
 
 def test_host_is_the_local_node_and_remote_node_every_other() -> None:
     """layer3.rst: host is the local host, remote-node any other node (examples nodes.yaml)."""
-    eng = engine(_ingress("  - fromEntities: [remote-node]"), options=Options(allow_localhost=False))
+    eng = engine(
+        _ingress("  - fromEntities: [remote-node]"), options=Options(allow_localhost=False)
+    )
     here = identity.pod("default/dev", namespace="default", labels={"env": "dev"}, node="a")
     local = identity.entity("node-a", "host", node="a")
     remote = identity.entity("node-b", "host", node="b")
@@ -63,7 +68,14 @@ def test_the_local_host_may_always_reach_its_pods() -> None:
     verdict = ask(eng, identity.entity("node", "host"), DEV)
     assert verdict.decision == "allow"
     assert verdict.ingress.cause == "localhost"
-    assert decision(engine(_ingress("  - {}"), options=Options(allow_localhost=False)), identity.entity("n", "host"), DEV) == "deny"
+    assert (
+        decision(
+            engine(_ingress("  - {}"), options=Options(allow_localhost=False)),
+            identity.entity("n", "host"),
+            DEV,
+        )
+        == "deny"
+    )
 
 
 def test_kube_apiserver_and_cluster_entities() -> None:
@@ -149,7 +161,10 @@ def test_cidr_rules_never_select_pods_or_nodes() -> None:
     eng = engine(_egress("  - toCIDR: [0.0.0.0/0]"))
     inside = identity.pod("x/y", namespace="x", labels={}, ip=ipaddress.ip_address("10.0.0.5"))
     assert decision(eng, DEV, inside) == "deny"
-    assert decision(eng, DEV, identity.entity("n", "remote-node", ip=ipaddress.ip_address("10.0.0.9"))) == "deny"
+    assert (
+        decision(eng, DEV, identity.entity("n", "remote-node", ip=ipaddress.ip_address("10.0.0.9")))
+        == "deny"
+    )
     assert decision(eng, DEV, world("93.184.216.34")) == "allow"
 
 
@@ -191,7 +206,9 @@ def test_to_fqdns_allows_the_addresses_of_the_name() -> None:
 
 def test_to_fqdns_without_a_dns_rule_never_takes_effect() -> None:
     """layer3.rst: the DNS proxy must see the lookup (an L7 policy allowing DNS requests)."""
-    no_proxy = _FQDN.replace('          rules:\n            dns:\n              - matchPattern: "*"\n', "")
+    no_proxy = _FQDN.replace(
+        '          rules:\n            dns:\n              - matchPattern: "*"\n', ""
+    )
     verdict = ask(engine(no_proxy), APP, world("198.51.100.4", "my-remote-service.com"), 443)
     assert verdict.decision == "deny"
     assert "DNS proxy" in verdict.egress.reason
@@ -214,11 +231,11 @@ def test_to_fqdns_without_a_dns_rule_never_takes_effect() -> None:
 )
 def test_dns_match_patterns(pattern: str, name: str, matches: bool) -> None:
     """layer3.rst toFQDNs.matchPattern: every example the page gives."""
-    rules = f'''\
+    rules = f"""\
   - toEndpoints: [{{matchLabels: {{"k8s:io.kubernetes.pod.namespace": kube-system}}}}]
     toPorts:
     - ports: [{{port: "53", protocol: UDP}}]
-      rules: {{dns: [{{matchPattern: "{pattern}"}}]}}'''
+      rules: {{dns: [{{matchPattern: "{pattern}"}}]}}"""
     eng = engine(_egress(rules))
     expected = "allow" if matches else "deny"
     assert decision(eng, DEV, KUBE_DNS, 53, protocol="UDP", dns=name) == expected
@@ -274,7 +291,9 @@ def test_named_ports_match_the_destination_container_port() -> None:
   - toEndpoints: [{matchLabels: {app: api}}]
     toPorts: [{ports: [{port: http-api, protocol: TCP}]}]"""
     eng = engine(_egress(rules))
-    api = identity.pod("default/api", namespace="default", labels={"app": "api"}, ports=[("http-api", 8080, "TCP")])
+    api = identity.pod(
+        "default/api", namespace="default", labels={"app": "api"}, ports=[("http-api", 8080, "TCP")]
+    )
     assert decision(eng, DEV, api, 8080) == "allow"
     assert decision(eng, DEV, api, 9090) == "deny"
     assert decision(eng, DEV, api, 8080, protocol="UDP") == "deny"
@@ -319,17 +338,13 @@ def test_http_rules_match_the_whole_method_path_and_headers(
 ) -> None:
     """layer7.rst HTTP example (http.yaml): GET /path1 and PUT /path2 with X-My-Header: true;
     the regexes match the whole ``:path`` (Envoy safe_regex, query string included)."""
-    from reconciler.verdicts.l7 import HttpRequest
-    from reconciler.verdicts.ports import Probe
-    from reconciler.verdicts.verdict import Flow
-
     request = HttpRequest(method, path, None, tuple(headers.items()))
     verdict = engine(_L7).evaluate(Flow(pod("c"), SERVICE, Probe("TCP", 80), request))
     assert verdict.decision == expected
 
 
 def test_an_l4_rule_on_the_same_port_lifts_the_l7_rules() -> None:
-    """layer7.rst: with a similar L4 rule, "the layer 7 portions of the latter rule will have no effect"."""
+    """layer7.rst: beside a similar L4 rule, "the layer 7 portions ... will have no effect"."""
     l4 = _L7.replace("metadata: {name: rule1}", "metadata: {name: rule2}").split("      rules:")[0]
     eng = engine(_L7, l4)
     verdict = ask(eng, pod("c"), SERVICE, http=("DELETE", "/anything"))
@@ -347,8 +362,8 @@ def test_a_connection_question_is_answered_at_l4() -> None:
 def test_kafka_rules_are_not_guessed() -> None:
     """The model does not evaluate Kafka: a request on a Kafka-filtered port is undecided."""
     kafka = _L7.replace(
-        "        http:\n        - method: GET\n          path: \"/path1$\"\n        - method: PUT\n"
-        "          path: \"/path2$\"\n          headers: [\"X-My-Header: true\"]\n",
+        '        http:\n        - method: GET\n          path: "/path1$"\n        - method: PUT\n'
+        '          path: "/path2$"\n          headers: ["X-My-Header: true"]\n',
         "        kafka:\n        - {role: consume, topic: deathstar-plans}\n",
     )
     eng = engine(kafka)

@@ -1,4 +1,4 @@
-"""Helpers shared by the verdicts tests: engines from YAML text, endpoints, and one-line questions."""
+"""Helpers shared by the verdicts tests: engines from YAML text, endpoints, one-line questions."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def world(ip: str, *names: str) -> Endpoint:
     return identity.address(ip, ipaddress.ip_address(ip), names)
 
 
-def ask(  # noqa: PLR0913 - the knobs a question has
+def ask(
     eng: Engine,
     source: Endpoint,
     destination: Endpoint,
@@ -61,7 +61,9 @@ def ask(  # noqa: PLR0913 - the knobs a question has
     return eng.evaluate(Flow(source, destination, Probe(protocol, port), request, dns))
 
 
-def decision(eng: Engine, source: Endpoint, destination: Endpoint, port: int = 80, **kw: object) -> str:
+def decision(
+    eng: Engine, source: Endpoint, destination: Endpoint, port: int = 80, **kw: object
+) -> str:
     """Just allow, deny or undecided."""
     return ask(eng, source, destination, port, **kw).decision  # type: ignore[arg-type]
 
