@@ -74,6 +74,6 @@ def test_every_module_says_where_it_sits() -> None:
 
 
 def test_top_level_holds_packages_and_the_floor_only() -> None:
-    """``ls reconciler/`` shows the flow's packages; only the floor's two modules sit beside them."""
+    """``ls reconciler/`` shows the packages, and beside them only the floor modules."""
     loose = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert loose == ["__init__.py", "__main__.py", "closing.py", "errors.py"]

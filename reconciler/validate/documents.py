@@ -130,7 +130,14 @@ def load(path: str | os.PathLike[str]) -> LoadedFile:
 
 def parse(text: str) -> LoadedFile:
     """Parse text holding one or many YAML (or JSON) documents."""
-    documents, marks = _read(text)
+    marks: list[yaml_events.Marks] | None
+    try:
+        documents, marks = yaml_block.load_all(text)
+    except yaml_events.Unusual:
+        try:
+            documents, marks = yaml_events.load_all(text)
+        except yaml_events.Unusual:
+            documents, marks = _load_all(text), None
     policies: list[PolicyDocument] = []
     for index, document in enumerate(documents):
         if is_policy(document):
@@ -145,21 +152,6 @@ def parse(text: str) -> LoadedFile:
             )
     count = sum(1 for d in documents if d is not None)
     return LoadedFile(text, tuple(policies), count, marks)
-
-
-def documents_of(text: str) -> list[Any]:
-    """Every document of a YAML or JSON text, of any kind, read as ``parse`` reads them."""
-    return _read(text)[0]
-
-
-def _read(text: str) -> tuple[list[Any], list[yaml_events.Marks] | None]:
-    try:
-        return yaml_block.load_all(text)
-    except yaml_events.Unusual:
-        try:
-            return yaml_events.load_all(text)
-        except yaml_events.Unusual:
-            return _load_all(text), None
 
 
 def _load_all(text: str) -> list[Any]:
@@ -182,6 +174,20 @@ def is_policy(document: object) -> bool:
         and document.get("kind") in KINDS
         and document.get("apiVersion") == API_VERSION
     )
+
+
+def documents_of(text: str) -> list[Any]:
+    """Every document of a YAML or JSON text, of any kind, through the readers ``parse`` uses.
+
+    For ``verdicts``, which also reads Kubernetes NetworkPolicies and workloads.
+    """
+    try:
+        return yaml_block.load_all(text)[0]
+    except yaml_events.Unusual:
+        try:
+            return yaml_events.load_all(text)[0]
+        except yaml_events.Unusual:
+            return _load_all(text)
 
 
 def items(value: object) -> Iterator[tuple[int, dict[str, Any]]]:
