@@ -416,3 +416,14 @@ def test_nodes_are_not_enforced_without_host_policies() -> None:
     """repository.go: a host identity enforces nothing without the host firewall."""
     verdict = ask(engine(), world("1.1.1.1"), identity.entity("n", "host"), 22)
     assert verdict.ingress.cause == "not-enforced"
+
+
+def test_a_rule_cilium_would_reject_is_undecided_only_where_it_applies() -> None:
+    """A policy with a port Cilium rejects is not enforced as written: the model says it cannot
+    decide for the pods the policy selects, and stays sure about every other pod."""
+    broken = _ingress('  - toPorts: [{ports: [{port: "99999", protocol: TCP}]}]')
+    eng = engine(broken)
+    verdict = ask(eng, pod("x"), DEV)
+    assert verdict.decision == "undecided"
+    assert "port 99999 is outside 0-65535" in verdict.reason
+    assert decision(eng, pod("x"), pod("y", env="prod")) == "allow"

@@ -101,7 +101,14 @@ class Engine:
                 candidates = self._by_namespace.get(None, [])
                 if namespace is not None:
                     candidates = [*candidates, *self._by_namespace.get(namespace, [])]
-            found = tuple(r for r in candidates if r.unknown or r.selects(identity, node=node))
+            # A rule the model could not read applies where its subject selects; when even the
+            # subject is unreadable, to everything the policy could select.
+            found = tuple(
+                r
+                for r in candidates
+                if r.selects(identity, node=node)
+                or (r.unknown and r.subject is None and r.nodes is None)
+            )
             self._selecting[key] = found
         return found
 
