@@ -43,8 +43,8 @@ def _flow(
         "verdict": verdict,
         "IP": {"source": ip[0], "destination": ip[1], "ipVersion": "IPv4"},
         "l4": {"TCP": {"source_port": 40000, "destination_port": port}},
-        "source": {"namespace": "shop", "labels": source},
-        "destination": {"namespace": "shop", "labels": destination},
+        "source": _endpoint(source),
+        "destination": _endpoint(destination),
         "Type": "L7" if l7 else "L3_L4",
         "traffic_direction": direction,
         "is_reply": reply,
@@ -56,6 +56,16 @@ def _flow(
     if verdict == "DROPPED":
         flow["drop_reason_desc"] = "POLICY_DENIED"
     return json.dumps({"flow": flow, "node_name": "node-a"})
+
+
+def _endpoint(labels: list[str]) -> dict[str, Any]:
+    """As Hubble reports an endpoint: pods with their namespace, the world without one."""
+    prefix = "k8s:io.kubernetes.pod.namespace="
+    found: dict[str, Any] = {"labels": labels}
+    namespace = next((label[len(prefix) :] for label in labels if label.startswith(prefix)), None)
+    if namespace:
+        found["namespace"] = namespace
+    return found
 
 
 STOREFRONT = ["k8s:app=storefront", *SHOP]

@@ -27,16 +27,16 @@ crosses (the source's egress, then the destination's ingress) the model follows 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from reconciler.verdicts.requests import Hit, decide_request
 from reconciler.verdicts.rules import subject_cluster
+from reconciler.verdicts.subjects import Subjects, View
 from reconciler.verdicts.verdict import Step, combine
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable
 
     from reconciler.verdicts.identity import Endpoint, Identity
     from reconciler.verdicts.ports import Probe
@@ -69,19 +69,14 @@ class Engine:
     """Verdicts for flows under one set of policies (one revision of a repository)."""
 
     def __init__(self, rules: Iterable[Rule], options: Options | None = None) -> None:
-        """Index the rules by the namespace they apply in (None: clusterwide)."""
+        """Index the rules (``subjects``); identities are cached as flows ask about them."""
         self.options = options or Options()
         self.rules = tuple(rules)
-        self._by_namespace: dict[str | None, list[Rule]] = defaultdict(list)
-        self._hosts: list[Rule] = []
-        for rule in self.rules:
-            if rule.nodes is not None:
-                self._hosts.append(rule)
-            else:
-                self._by_namespace[rule.policy.namespace].append(rule)
+        self.subjects = Subjects(self.rules)
         firewall = self.options.host_firewall
-        self.host_firewall = bool(self._hosts) if firewall is None else firewall
-        self._selecting: dict[tuple[Identity, bool], tuple[Rule, ...]] = {}
+        self.host_firewall = bool(self.subjects.hosts) if firewall is None else firewall
+        self._own: dict[Endpoint, Identity] = {}
+        self._seen: dict[tuple[Endpoint, str | None], Identity] = {}
 
     def evaluate(self, flow: Flow) -> Verdict:
         """The verdict for ``flow``: the source's egress, the destination's ingress, combined."""
@@ -89,28 +84,24 @@ class Engine:
         ingress = self.side(flow, "ingress")
         return combine(egress, ingress)
 
+    def own(self, endpoint: Endpoint) -> Identity:
+        """The identity policies select ``endpoint`` by (cached)."""
+        found = self._own.get(endpoint)
+        if found is None:
+            found = self._own[endpoint] = endpoint.own_identity()
+        return found
+
+    def seen(self, peer: Endpoint, observer: Endpoint) -> Identity:
+        """The identity ``observer`` sees ``peer`` as (cached; only a node's depends on where)."""
+        key = (peer, observer.node if peer.is_node else None)
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = peer.seen_by(observer)
+        return found
+
     def selecting(self, endpoint: Endpoint) -> tuple[Rule, ...]:
         """The rules whose subject is ``endpoint`` (host policies for a node)."""
-        identity, node = endpoint.own_identity(), endpoint.is_node
-        key = (identity, node)
-        found = self._selecting.get(key)
-        if found is None:
-            candidates: Sequence[Rule] = self._hosts
-            if not node:
-                namespace = identity.namespace
-                candidates = self._by_namespace.get(None, [])
-                if namespace is not None:
-                    candidates = [*candidates, *self._by_namespace.get(namespace, [])]
-            # A rule the model could not read applies where its subject selects; when even the
-            # subject is unreadable, to everything the policy could select.
-            found = tuple(
-                r
-                for r in candidates
-                if r.selects(identity, node=node)
-                or (r.unknown and r.subject is None and r.nodes is None)
-            )
-            self._selecting[key] = found
-        return found
+        return self.subjects.selecting(self.own(endpoint), node=endpoint.is_node)
 
     def side(self, flow: Flow, direction: Direction) -> Step:
         """One enforcement point's decision: the source's egress or the destination's ingress."""
@@ -122,9 +113,10 @@ class Engine:
         skipped = self._unenforced(subject, direction)
         if skipped is not None:
             return skipped
-        rules = self.selecting(subject)
-        broken = next((r for r in rules if r.unknown), None)
-        if broken is not None:
+        own = self.own(subject)
+        view = self.subjects.view(own, node=subject.is_node, direction=direction)
+        if view.broken is not None:
+            broken = view.broken
             reason = (
                 f"cannot decide: {broken.policy.display} {broken.unknown} "
                 "(see cilium-gitops validate)"
@@ -132,14 +124,12 @@ class Engine:
             return Step(
                 direction, subject.name, "undecided", "unknown", reason, broken.policy, broken.path
             )
-        in_policy = [r for r in rules if r.enforces(direction)]
-        own = subject.own_identity()
         always = self.options.enforcement == "always" or own.has_reserved("init")
-        if not in_policy and not always:
+        if not view.in_policy and not always:
             reason = f"no policy selects {subject.name} for {direction}"
             return Step(direction, subject.name, "allow", "no-policy", reason)
-        scan = self._scan(flow, direction, subject, peer, in_policy)
-        return self._decide(flow, direction, subject, peer, in_policy, scan=scan, always=always)
+        scan = self._scan(flow, subject, peer, view)
+        return self._decide(flow, direction, subject, peer, view, scan=scan, always=always)
 
     def _unenforced(self, subject: Endpoint, direction: Direction) -> Step | None:
         if self.options.enforcement == "never":
@@ -160,34 +150,27 @@ class Engine:
             return Step(direction, subject.name, "allow", "not-enforced", reason)
         return None
 
-    def _scan(
-        self, flow: Flow, direction: Direction, subject: Endpoint, peer: Endpoint, rules: list[Rule]
-    ) -> _Scan:
+    def _scan(self, flow: Flow, subject: Endpoint, peer: Endpoint, view: View) -> _Scan:
         scan = _Scan(hits=[])
-        peer_id = peer.seen_by(subject)
-        cluster = subject_cluster(subject.own_identity())
+        peer_id = self.seen(peer, subject)
+        cluster = subject_cluster(self.own(subject))
         named = flow.destination.named_port
-        for rule in rules:
-            for entry in rule.entries:
-                if entry.direction != direction:
-                    continue
-                ports = _port_hits(entry, flow.probe, named)
-                if not ports:
-                    continue
-                why = entry.peers.match(peer_id, subject_cluster=cluster)
-                if why is None and entry.peers.fqdns:
-                    why = self._fqdn(flow, entry, peer_id, scan)
-                if why is None:
-                    if entry.peers.unknown and scan.unsure is None:
-                        scan.unsure = (
-                            f"{rule.policy.display} {entry.path} uses {entry.peers.unknown}"
-                        )
-                    continue
-                if entry.deny:
-                    scan.denied = (rule, entry, why)
-                    return scan
-                assert scan.hits is not None  # noqa: S101 - set above, for mypy
-                scan.hits.extend(Hit(rule, entry, p, why) for p in ports)
+        for rule, entry in view.entries:
+            ports = _port_hits(entry, flow.probe, named)
+            if not ports:
+                continue
+            why = entry.peers.match(peer_id, subject_cluster=cluster)
+            if why is None and entry.peers.fqdns:
+                why = self._fqdn(flow, entry, peer_id, scan)
+            if why is None:
+                if entry.peers.unknown and scan.unsure is None:
+                    scan.unsure = f"{rule.policy.display} {entry.path} uses {entry.peers.unknown}"
+                continue
+            if entry.deny:
+                scan.denied = (rule, entry, why)
+                return scan
+            assert scan.hits is not None  # noqa: S101 - set above, for mypy
+            scan.hits.extend(Hit(rule, entry, p, why) for p in ports)
         return scan
 
     def _fqdn(self, flow: Flow, entry: Entry, peer_id: Identity, scan: _Scan) -> str | None:
@@ -224,7 +207,7 @@ class Engine:
         direction: Direction,
         subject: Endpoint,
         peer: Endpoint,
-        rules: list[Rule],
+        view: View,
         *,
         scan: _Scan,
         always: bool,
@@ -241,10 +224,9 @@ class Engine:
             return localhost
         if scan.hits:
             return decide_request(flow, direction, name, scan.hits)
-        defaulting = [r for r in rules if r.default_denies(direction)]
-        if defaulting or always:
-            return _default_deny(flow, direction, subject, defaulting, scan.near_miss)
-        first = rules[0]
+        if view.defaulting or always:
+            return _default_deny(flow, direction, subject, view.defaulting, scan.near_miss)
+        first = view.in_policy[0]
         reason = (
             f"only policies with enableDefaultDeny.{direction}: false select {name} "
             f"({first.policy.display}), so Cilium allows what no rule denies"
@@ -254,7 +236,7 @@ class Engine:
     def _localhost(self, direction: Direction, subject: Endpoint, peer: Endpoint) -> Step | None:
         if direction != "ingress" or subject.is_node or not self.options.allow_localhost:
             return None
-        if not peer.seen_by(subject).has_reserved("host"):
+        if not self.seen(peer, subject).has_reserved("host"):
             return None
         reason = f"{subject.name}'s own node may always reach it (--allow-localhost, the default)"
         return Step(direction, subject.name, "allow", "localhost", reason)
@@ -278,13 +260,11 @@ def _default_deny(
     flow: Flow,
     direction: Direction,
     subject: Endpoint,
-    defaulting: list[Rule],
+    defaulting: tuple[Rule, ...],
     near_miss: str | None,
 ) -> Step:
     if defaulting:
-        # Name a pure default-deny policy first: that is the one a reader looks for.
-        ordered = sorted(defaulting, key=lambda r: (not r.only_denies(direction), r.where))
-        first = ordered[0]
+        first = defaulting[0]  # a pure default-deny policy when there is one (subjects.View)
         others = len({r.policy for r in defaulting}) - 1
         also = f" (and {others} more)" if others > 0 else ""
         why = f"{first.policy.display}{also} puts {subject.name} into default deny for {direction}"

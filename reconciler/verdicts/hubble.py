@@ -54,6 +54,15 @@ class Side:
     # "shop/api" (namespace and workload or app), or the IP: for people, so two pods of one
     # identity are one flow even when their names differ.
     display: str = field(default="", compare=False)
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Hash once: a side is hashed for every line that names it."""
+        object.__setattr__(self, "_hash", hash((self.labels, self.ip, self.names)))
+
+    def __hash__(self) -> int:
+        """The hash worked out at construction."""
+        return self._hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +86,7 @@ def tally(lines: Iterable[bytes | str]) -> tuple[Counter[Observed], int]:
     Raises ``HubbleError`` for a line that is not JSON (blank lines are skipped).
     """
     counts: Counter[Observed] = Counter()
+    sides: dict[tuple[object, ...], Side] = {}
     skipped = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -86,7 +96,7 @@ def tally(lines: Iterable[bytes | str]) -> tuple[Counter[Observed], int]:
         except ValueError:
             msg = f"line {number}: not JSON"
             raise HubbleError(msg) from None
-        flow = observed(event)
+        flow = observed(event, sides)
         if flow is None:
             skipped += 1
         else:
@@ -94,8 +104,16 @@ def tally(lines: Iterable[bytes | str]) -> tuple[Counter[Observed], int]:
     return counts, skipped
 
 
-def observed(event: Any) -> Observed | None:  # noqa: ANN401 - one decoded JSON line
-    """The distinct flow of one event, or None when policy has nothing to say about it."""
+def observed(
+    event: Any,  # noqa: ANN401 - one decoded JSON line
+    sides: dict[tuple[object, ...], Side] | None = None,
+) -> Observed | None:
+    """The distinct flow of one event, or None when policy has nothing to say about it.
+
+    ``sides`` keeps the ends already seen, so a million lines between a few thousand identities
+    build (and hash) a few thousand of them.
+    """
+    sides = {} if sides is None else sides
     flow = event.get("flow", event) if isinstance(event, dict) else None
     if not isinstance(flow, dict) or _truthy(flow.get("is_reply")):
         return None
@@ -117,8 +135,8 @@ def observed(event: Any) -> Observed | None:  # noqa: ANN401 - one decoded JSON 
     drop = flow.get("drop_reason_desc", flow.get("drop_reason"))
     names = flow.get("destination_names")
     return Observed(
-        _side(flow.get("source"), flow.get("IP"), "source", ()),
-        _side(flow.get("destination"), flow.get("IP"), "destination", names),
+        _side(flow.get("source"), flow.get("IP"), "source", (), sides),
+        _side(flow.get("destination"), flow.get("IP"), "destination", names, sides),
         protocol,
         port,
         http,
@@ -160,15 +178,26 @@ def _request(l7: dict[str, Any]) -> tuple[tuple[str, str, str] | None, str | Non
     return None, None
 
 
-def _side(raw: object, ip: object, which: str, names: object) -> Side:
+def _side(
+    raw: object, ip: object, which: str, names: object, sides: dict[tuple[object, ...], Side]
+) -> Side:
     endpoint = raw if isinstance(raw, dict) else {}
-    labels = tuple(sorted(str(label) for label in endpoint.get("labels") or ()))
-    address = ip.get(which) if isinstance(ip, dict) else None
-    outside = any(label.startswith("reserved:world") for label in labels) or not labels
-    given = names if isinstance(names, list) and outside else []
-    listed = tuple(sorted(str(n).rstrip(".").lower() for n in given))
-    kept = str(address) if outside and address else None
-    return Side(labels, kept, listed, _display(endpoint, labels, address))
+    given = endpoint.get("labels") or ()
+    # A pod (it has a namespace) is its labels; only the world is also its address and names.
+    outside = not endpoint.get("namespace") and (
+        not given or any(str(label).startswith("reserved:world") for label in given)
+    )
+    address = ip.get(which) if outside and isinstance(ip, dict) else None
+    dns = names if isinstance(names, list) and outside else ()
+    key = (tuple(given), address, tuple(dns))
+    found = sides.get(key)
+    if found is None:
+        labels = tuple(sorted(str(label) for label in given))
+        listed = tuple(sorted(str(n).rstrip(".").lower() for n in dns))
+        kept = str(address) if address else None
+        found = Side(labels, kept, listed, _display(endpoint, labels, address))
+        sides[key] = found
+    return found
 
 
 def _display(endpoint: dict[str, Any], labels: tuple[str, ...], address: object) -> str:

@@ -69,6 +69,10 @@ class Identity:
         """The value of the label with this extended key (``k8s.app``), or None."""
         return self._lookup.get(extended_key)
 
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (extended key, value) the identity answers to, ``any.`` keys included."""
+        return list(self._lookup.items())
+
     def has_reserved(self, name: str) -> bool:
         """Whether the identity carries ``reserved:<name>``."""
         return ("reserved", name, "") in self.labels
