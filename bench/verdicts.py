@@ -66,12 +66,13 @@ def changed(entries: list[dict[str, Any]], seed: int = 11) -> list[dict[str, Any
         roll = rng.random()
         if roll < 0.01:
             continue
+        edited = entry
         if roll < 0.02 and "ingress" in entry["policy"]:
-            entry = json.loads(json.dumps(entry))
-            for rule in entry["policy"]["ingress"]:
+            edited = json.loads(json.dumps(entry))
+            for rule in edited["policy"]["ingress"]:
                 for port_rule in rule.get("toPorts", []):
                     port_rule["ports"][0]["port"] = "9443"
-        found.append(entry)
+        found.append(edited)
     return found
 
 
