@@ -427,3 +427,15 @@ def test_a_rule_cilium_would_reject_is_undecided_only_where_it_applies() -> None
     assert verdict.decision == "undecided"
     assert "port 99999 is outside 0-65535" in verdict.reason
     assert decision(eng, pod("x"), pod("y", env="prod")) == "allow"
+
+
+def test_what_a_flow_does_not_say_is_not_guessed() -> None:
+    """l4_sni.yaml (layer4.rst "Limit TLS SNI"): the allowed server names decide, which a
+    flow of a PolicyTest or of Hubble's L3/L4 events does not carry: the model says so."""
+    rules = """\
+  - toPorts:
+    - ports: [{port: "443", protocol: TCP}]
+      serverNames: [one.one.one.one]"""
+    verdict = ask(engine(_egress(rules)), DEV, world("1.1.1.1"), 443)
+    assert verdict.decision == "undecided"
+    assert "serverNames one.one.one.one (TLS SNI)" in verdict.reason

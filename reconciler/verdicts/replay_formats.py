@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
-from reconciler.validate.finding_text import code_span, plural, table_cell, visible
+from reconciler.validate.finding_text import code_span, table_cell, visible
 from reconciler.verdicts.policytest_formats import step_json
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def headline(replay: Replay, revisions: tuple[str, str]) -> str:
             seen = sum(r.count for r in found)
             parts.append(f"{len(found)} {change} ({seen:,} seen)")
     return (
-        f"{replay.lines:,} flow lines, {plural(replay.distinct, 'distinct flow')} "
+        f"{replay.lines:,} flow lines, {replay.distinct:,} distinct flows "
         f"from {revisions[0]} to {revisions[1]}: {', '.join(parts)}"
     )
 

@@ -64,6 +64,14 @@ class Hit:
 
 def decide_request(flow: Flow, direction: Direction, endpoint: str, hits: Sequence[Hit]) -> Step:
     """The side's decision once ``hits`` (not empty) allow the connection."""
+    seen = [h for h in hits if h.port_rule is None or h.port_rule.unseen is None]
+    if not seen:
+        # Every matching rule depends on what the flow does not say (the TLS server name, an
+        # Envoy listener's config): Cilium decides on that, this model cannot.
+        unseen = hits[0].port_rule.unseen if hits[0].port_rule is not None else None
+        reason = f"cannot decide: {hits[0].where} also requires {unseen}"
+        return Step(direction, endpoint, "undecided", "unknown", reason)
+    hits = seen
     filtering = [h for h in hits if h.filters]
     open_ = [h for h in hits if not h.filters]
     auth = next((h.entry.authentication for h in hits if h.entry.authentication), None)

@@ -148,6 +148,9 @@ class PortRule:
     ports: tuple[PortMatch, ...]
     l7: L7Rules | None = None
     path: str = ""
+    # What the model cannot see of a connection: TLS server names (serverNames) and a
+    # redirect to a CiliumEnvoyConfig listener.
+    unseen: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +341,12 @@ def _port_rule(item: Any, path: str, *, deny: bool) -> PortRule:  # noqa: ANN401
         raise RuleError(msg)
     ports = tuple(port_match(p) for p in _listed(item.get("ports")))
     rules = None if deny else l7_rules(item.get("rules"))
-    return PortRule(ports, rules, path)
+    unseen = None
+    if item.get("serverNames"):
+        unseen = f"serverNames {', '.join(str(n) for n in _listed(item['serverNames']))} (TLS SNI)"
+    elif item.get("listener"):
+        unseen = "a listener (a CiliumEnvoyConfig this model does not read)"
+    return PortRule(ports, rules, path, unseen)
 
 
 _PEER_FIELDS = {
