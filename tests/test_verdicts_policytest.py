@@ -185,3 +185,14 @@ def test_icmp_and_extended_protocols_are_read() -> None:
     document["spec"]["flows"][0]["icmp"] = {"type": "Nope"}
     with pytest.raises(PolicyTestError, match="not an IPv4 ICMP type name"):
         read_test(document, "t.yaml")
+
+
+def test_agent_settings_change_the_verdicts() -> None:
+    """--policy-enforcement always and --no-allow-localhost, as the cluster may run Cilium."""
+    code, out, _ = _run(str(TESTS), "--policies", str(POLICIES), "--policy-enforcement", "always")
+    assert code == 1
+    assert "FAIL shop: storefront -> cdn TCP/443: deny (expected allow)" in out
+    assert "storefront is always in default deny" in out
+    code, out, _ = _run(str(TESTS), "--policies", str(POLICIES), "--no-allow-localhost")
+    assert code == 1
+    assert "FAIL shop: node -> catalog TCP/8080: deny (expected allow)" in out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -23,9 +23,49 @@ from reconciler.errors import CiliumGitopsError
 from reconciler.validate.formats import write_report
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
+    from reconciler.verdicts.engine import Options
     from reconciler.verdicts.policytest_formats import Format
+
+F = TypeVar("F", bound="Callable[..., Any]")
+
+
+def agent_options(func: F) -> F:
+    """The agent settings that change verdicts, as ``test`` and ``replay`` take them."""
+    func = click.option(
+        "--policy-enforcement",
+        type=click.Choice(["default", "always", "never"]),
+        default="default",
+        show_default=True,
+        help="The cluster's policyEnforcementMode (enable-policy).",
+    )(func)
+    func = click.option(
+        "--allow-localhost/--no-allow-localhost",
+        default=True,
+        show_default=True,
+        help="Whether a pod's own node always reaches it (--allow-localhost auto/always; "
+        "no for 'policy').",
+    )(func)
+    return click.option(
+        "--host-firewall",
+        type=click.Choice(["auto", "on", "off"]),
+        default="auto",
+        show_default=True,
+        help="Whether host policies are enforced; auto: when the tree has any.",
+    )(func)
+
+
+def engine_options(policy_enforcement: str, allow_localhost: bool, host_firewall: str) -> Options:
+    """The engine's ``Options`` from ``agent_options``' values."""
+    from reconciler.verdicts.engine import Options  # noqa: PLC0415 - the engine on demand
+
+    firewall = {"auto": None, "on": True, "off": False}[host_firewall]
+    if policy_enforcement == "always":
+        return Options("always", allow_localhost, firewall)
+    if policy_enforcement == "never":
+        return Options("never", allow_localhost, firewall)
+    return Options("default", allow_localhost, firewall)
 
 
 def read_paths(paths: Iterable[Path]) -> dict[str, bytes]:
@@ -66,8 +106,13 @@ def read_paths(paths: Iterable[Path]) -> dict[str, bytes]:
     default=None,
     help="Write the report to this file instead of standard output.",
 )
+@agent_options
 def policy_test(
-    tests: tuple[Path, ...], policies: tuple[Path, ...], fmt: str, output: Path | None
+    tests: tuple[Path, ...],
+    policies: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    **agent: Any,  # noqa: ANN401 - agent_options' values
 ) -> None:
     """Evaluate the flows of PolicyTest files against the policies, as Cilium would enforce them.
 
@@ -80,7 +125,7 @@ def policy_test(
     from reconciler.verdicts.policytest import is_test, read_test, run  # noqa: PLC0415
 
     try:
-        engine = engine_for(read_paths(policies))
+        engine = engine_for(read_paths(policies), engine_options(**agent))
         found = [read_test(doc, path) for path, doc in documents(read_paths(tests)) if is_test(doc)]
     except (CiliumGitopsError, OSError) as exc:
         fail(EXIT_USAGE, str(exc))

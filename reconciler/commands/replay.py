@@ -24,12 +24,13 @@ import click
 from reconciler.commands.diff import read_folder
 from reconciler.commands.history import checkout_option
 from reconciler.commands.options import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail
+from reconciler.commands.policy_test import agent_options, engine_options
 from reconciler.desired.names import DEFAULT_PATH
 from reconciler.errors import CiliumGitopsError
 from reconciler.validate.formats import write_report
 
 if TYPE_CHECKING:
-    from reconciler.verdicts.engine import Engine
+    from reconciler.verdicts.engine import Engine, Options
     from reconciler.verdicts.hubble import Observed
     from reconciler.verdicts.replay_formats import Format
 
@@ -46,10 +47,10 @@ def policies_at(value: str, checkout: Path, managed: str) -> dict[str, bytes]:
     return files_at(checkout, value, managed)
 
 
-def _engine(value: str, checkout: Path, managed: str) -> Engine:
+def _engine(value: str, checkout: Path, managed: str, options: Options) -> Engine:
     from reconciler.verdicts.policy_files import engine_for  # noqa: PLC0415 - on demand
 
-    return engine_for(policies_at(value, checkout, managed))
+    return engine_for(policies_at(value, checkout, managed), options)
 
 
 def tally_range(path: str, start: int, end: int) -> tuple[Counter[Observed], int, int]:
@@ -141,6 +142,7 @@ def read_flows(flows: str, workers: int) -> tuple[Counter[Observed], int, int]:
     default=None,
     help="Processes reading the flow file [default: the number of CPUs].",
 )
+@agent_options
 def replay(base: str, head: str | None, **kw: Any) -> None:  # noqa: ANN401 - click's keywords
     """Replay recorded Hubble flows under BASE and HEAD (git revisions, or two folders).
 
@@ -155,8 +157,11 @@ def replay(base: str, head: str | None, **kw: Any) -> None:  # noqa: ANN401 - cl
     fmt = cast("Format", kw["fmt"])
     try:
         counts, lines, skipped = read_flows(kw["flows"], kw["workers"] or os.cpu_count() or 1)
-        before = _engine(base, checkout, kw["managed"])
-        after = _engine(head, checkout, kw["managed"]) if head is not None else None
+        options = engine_options(
+            kw["policy_enforcement"], kw["allow_localhost"], kw["host_firewall"]
+        )
+        before = _engine(base, checkout, kw["managed"], options)
+        after = _engine(head, checkout, kw["managed"], options) if head is not None else None
     except (CiliumGitopsError, OSError, ValueError) as exc:
         fail(EXIT_USAGE, str(exc))
     if after is None:
