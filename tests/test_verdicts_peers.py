@@ -430,7 +430,7 @@ def test_a_rule_cilium_would_reject_is_undecided_only_where_it_applies() -> None
 
 
 def test_what_a_flow_does_not_say_is_not_guessed() -> None:
-    """l4_sni.yaml (layer4.rst "Limit TLS SNI"): the allowed server names decide, which a
+    """l4_sni.yaml (layer4.rst "Limit TLS Server Name Indication"): server names decide, which a
     flow of a PolicyTest or of Hubble's L3/L4 events does not carry: the model says so."""
     rules = """\
   - toPorts:

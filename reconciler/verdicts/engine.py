@@ -14,7 +14,7 @@ crosses (the source's egress, then the destination's ingress) the model follows 
 2. *Deny first* (``deny.rst``): a matching ``ingressDeny``/``egressDeny`` rule denies whatever
    the allow rules say, in any kind of policy.
 3. *The local host*: with ``--allow-localhost`` at its default, a pod's node may always reach
-   it (``layer3.rst``, "Access to/from local host"), at L7 too (``hostWildcardL7``).
+   it (``layer3.rst``, "Access to/from local host"), at L7 too (``mergeIngress``, ``rule.go``).
 4. *Allow rules*: the peer must be selected, and the protocol and port covered.
    ``toFQDNs`` only selects addresses Cilium learned from DNS answers, which its DNS proxy
    sees only when the source's egress has a ``rules.dns`` rule that matches the name

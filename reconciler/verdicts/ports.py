@@ -4,8 +4,8 @@ Third step of ``verdicts`` (identity -> selectors -> ports/l7 -> rules -> engine
 ``pkg/policy/api/l4.go`` and the CRD's field documentation:
 
 * ``protocol`` ``ANY`` (or omitted) matches the protocols with transport ports, TCP, UDP and
-  SCTP (``mergeIngressPortProtoWithIdentities`` expands ANY into those three); it never matches
-  ICMP, which only ``icmps`` selects;
+  SCTP (``mergeIngress`` in ``pkg/policy/rule.go`` expands ANY into them); it never matches
+  ICMP, which only ``icmps`` selects (``layer4.rst``: with L4 rules, ICMP is blocked);
 * ``port`` ``0`` (or omitted) is every port of the protocol; ``endPort`` makes a range
   ``port``-``endPort``; a port *name* matches the destination's container port of that name
   (for ingress the selected pod's own, for egress the peer's), and only with its protocol;
