@@ -77,6 +77,9 @@ def test_jsonpb_and_json_lines_are_the_same_flow() -> None:
     jsonpb = json.loads(_flow(STOREFRONT, CATALOG, 8080))
     bare = dict(jsonpb["flow"], verdict=1, traffic_direction=1)
     assert observed(jsonpb) == observed(bare)
+    # encoding/json nests a oneof under its Go field name.
+    nested = dict(bare, l4={"Protocol": bare["l4"]})
+    assert observed(nested) == observed(bare)
     found = observed(bare)
     assert found is not None
     assert (found.protocol, found.port, found.direction, found.verdict) == (

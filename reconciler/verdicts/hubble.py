@@ -154,6 +154,10 @@ def _truthy(value: object) -> bool:
 
 
 def _l4(l4: dict[str, Any]) -> tuple[str | None, int]:
+    # encoding/json (older CLIs' -o json) nests the oneof one level down, under "Protocol".
+    nested = l4.get("Protocol")
+    if isinstance(nested, dict):
+        l4 = nested
     for key, protocol in _L4:
         found = l4.get(key)
         if isinstance(found, dict):
@@ -164,6 +168,9 @@ def _l4(l4: dict[str, Any]) -> tuple[str | None, int]:
 
 
 def _request(l7: dict[str, Any]) -> tuple[tuple[str, str, str] | None, str | None]:
+    nested = l7.get("Record")  # the oneof under encoding/json, as for l4
+    if isinstance(nested, dict):
+        l7 = {**l7, **{k.lower(): v for k, v in nested.items()}}
     http = l7.get("http")
     if isinstance(http, dict):
         url = str(http.get("url") or "/")
