@@ -439,3 +439,31 @@ def test_what_a_flow_does_not_say_is_not_guessed() -> None:
     verdict = ask(engine(_egress(rules)), DEV, world("1.1.1.1"), 443)
     assert verdict.decision == "undecided"
     assert "serverNames one.one.one.one (TLS SNI)" in verdict.reason
+
+
+def test_a_deny_rule_the_model_cannot_read_outweighs_any_allow() -> None:
+    """deny.rst: a deny rule wins; when the model cannot tell whether one matches (egressDeny
+    toServices), no allow rule can settle the verdict."""
+    rules = """\
+  - toEntities: [all]
+  egressDeny:
+  - toServices:
+    - k8sService: {serviceName: db, namespace: default}"""
+    verdict = ask(engine(_egress(rules)), DEV, pod("db"), 5432)
+    assert verdict.decision == "undecided"
+    assert "egressDeny[0] uses toServices" in verdict.reason
+
+
+def test_an_unreadable_rule_matters_only_where_it_could_change_the_answer() -> None:
+    """Default deny stays deny whether or not an unreadable deny rule matches; without default
+    deny, an unreadable allow rule changes nothing."""
+    deny_only = """\
+  - {}
+  egressDeny:
+  - toServices:
+    - k8sService: {serviceName: db, namespace: default}"""
+    assert decision(engine(_egress(deny_only)), DEV, pod("db"), 5432) == "deny"
+    allow = "  - toServices:\n    - k8sService: {serviceName: db, namespace: default}"
+    relaxed = _egress(allow).replace("spec:\n", "spec:\n  enableDefaultDeny: {egress: false}\n")
+    assert decision(engine(relaxed), DEV, pod("db"), 5432) == "allow"
+    assert decision(engine(_egress(allow)), DEV, pod("db"), 5432) == "undecided"

@@ -61,7 +61,8 @@ class _Scan:
 
     denied: tuple[Rule, Entry, str] | None = None
     hits: list[Hit] | None = None
-    unsure: str | None = None  # a rule the model could not evaluate that might match
+    unsure: str | None = None  # an allow rule the model could not evaluate that might match
+    unsure_deny: str | None = None  # likewise a deny rule: it would win over any allow
     near_miss: str | None = None  # a toFQDNs rule that would match but for the DNS proxy
 
 
@@ -163,8 +164,12 @@ class Engine:
             if why is None and entry.peers.fqdns:
                 why = self._fqdn(flow, entry, peer_id, scan)
             if why is None:
-                if entry.peers.unknown and scan.unsure is None:
-                    scan.unsure = f"{rule.policy.display} {entry.path} uses {entry.peers.unknown}"
+                if entry.peers.unknown:
+                    unsure = f"{rule.policy.display} {entry.path} uses {entry.peers.unknown}"
+                    if entry.deny:
+                        scan.unsure_deny = scan.unsure_deny or unsure
+                    else:
+                        scan.unsure = scan.unsure or unsure
                 continue
             if entry.deny:
                 scan.denied = (rule, entry, why)
@@ -217,8 +222,28 @@ class Engine:
             rule, entry, why = scan.denied
             reason = f"denied by {rule.policy.display} {entry.path} ({why}, {flow.probe.text()})"
             return Step(direction, name, "deny", "deny-rule", reason, rule.policy, entry.path)
-        if scan.unsure is not None and not scan.hits:
-            return Step(direction, name, "undecided", "unknown", f"cannot decide: {scan.unsure}")
+        step = self._allowed_or_default(
+            flow, direction, subject, peer, view, scan=scan, always=always
+        )
+        # A rule the model cannot read matters only where it could change the answer: a deny
+        # rule where the rest allows, an allow rule where the rest denies.
+        unsure = scan.unsure_deny if step.decision == "allow" else scan.unsure
+        if unsure is not None:
+            return Step(direction, name, "undecided", "unknown", f"cannot decide: {unsure}")
+        return step
+
+    def _allowed_or_default(  # noqa: PLR0913 - one side's facts, gathered by side()
+        self,
+        flow: Flow,
+        direction: Direction,
+        subject: Endpoint,
+        peer: Endpoint,
+        view: View,
+        *,
+        scan: _Scan,
+        always: bool,
+    ) -> Step:
+        name = subject.name
         localhost = self._localhost(direction, subject, peer)
         if localhost is not None:
             return localhost
