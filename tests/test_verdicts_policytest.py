@@ -196,3 +196,20 @@ def test_agent_settings_change_the_verdicts() -> None:
     code, out, _ = _run(str(TESTS), "--policies", str(POLICIES), "--no-allow-localhost")
     assert code == 1
     assert "FAIL shop: node -> catalog TCP/8080: deny (expected allow)" in out
+
+
+def test_the_cluster_of_the_test_labels_every_pod() -> None:
+    """spec.cluster is io.cilium.k8s.policy.cluster of every pod (default "default"); the
+    ``cluster`` entity selects the pods of the subject's own cluster."""
+    document = yaml.safe_load(yaml.safe_dump(TEST))
+    document["spec"]["cluster"] = "east"
+    document["spec"]["endpoints"]["west"] = {"namespace": "shop", "labels": {}, "cluster": "west"}
+    test = read_test(document, "t.yaml")
+    identities = {c.flow.source.name: c.flow.source.own_identity() for c in test.cases}
+    assert identities["frontend"].get("k8s.io.cilium.k8s.policy.cluster") == "east"
+    document["spec"]["flows"] = [{"from": "west", "to": "api", "port": 80, "expect": "deny"}]
+    west = read_test(document, "t.yaml").cases[0].flow.source
+    assert west.own_identity().get("k8s.io.cilium.k8s.policy.cluster") == "west"
+    document["spec"]["cluster_name"] = "x"
+    with pytest.raises(PolicyTestError, match=r"unknown field spec\.cluster_name"):
+        read_test(document, "t.yaml")

@@ -7,6 +7,7 @@ endpoints by keys of its own choosing, then asks about flows between them::
     kind: PolicyTest
     metadata: {name: storefront}
     spec:
+      cluster: default          # io.cilium.k8s.policy.cluster of every pod (each may override)
       endpoints:
         frontend: {namespace: shop, labels: {app: frontend}, serviceAccount: web,
                    ports: {http: 8080}, node: node-a}
@@ -61,6 +62,7 @@ _ENDPOINT_KEYS = frozenset(
     {"namespace", "labels", "serviceAccount", "namespaceLabels", "cluster", "node", "ports"}
     | {"ip", "names", "entity"}
 )
+_SPEC_KEYS = frozenset({"cluster", "endpoints", "nodes", "flows"})
 _FLOW_KEYS = frozenset(
     {"from", "to", "port", "protocol", "http", "dns", "icmp", "expect", "description"}
 )
@@ -120,13 +122,19 @@ def read_test(document: Mapping[str, Any], file: str) -> PolicyTest:
     if not isinstance(name, str) or not name:
         raise PolicyTestError(f"{where}: metadata.name is required")
     spec = _mapping(document.get("spec"), f"{where}: spec")
+    unknown = sorted(set(spec) - _SPEC_KEYS)
+    if unknown:
+        msg = f"{where}: unknown field spec.{unknown[0]} (known: {', '.join(sorted(_SPEC_KEYS))})"
+        raise PolicyTestError(msg)
+    # The cluster every pod is in (io.cilium.k8s.policy.cluster), unless one says otherwise.
+    cluster = str(spec.get("cluster") or ident.DEFAULT_CLUSTER)
     nodes = {
         str(k): {str(a): str(b) for a, b in _mapping(v, f"{where}: nodes.{k}").items()}
         for k, v in _mapping(spec.get("nodes") or {}, f"{where}: nodes").items()
     }
     raw_endpoints = _mapping(spec.get("endpoints"), f"{where}: spec.endpoints")
     endpoints = {
-        str(key): _endpoint(str(key), value, nodes, f"{where}: endpoints.{key}")
+        str(key): _endpoint(str(key), value, nodes, f"{where}: endpoints.{key}", cluster)
         for key, value in raw_endpoints.items()
     }
     flows = spec.get("flows")
@@ -156,7 +164,9 @@ def _strings(value: object, where: str) -> dict[str, str]:
     return {str(k): "" if v is None else str(v) for k, v in mapping.items()}
 
 
-def _endpoint(key: str, raw: object, nodes: Mapping[str, dict[str, str]], where: str) -> Endpoint:
+def _endpoint(
+    key: str, raw: object, nodes: Mapping[str, dict[str, str]], where: str, cluster: str
+) -> Endpoint:
     spec = _mapping(raw, where)
     unknown = sorted(set(spec) - _ENDPOINT_KEYS)
     if unknown:
@@ -186,7 +196,7 @@ def _endpoint(key: str, raw: object, nodes: Mapping[str, dict[str, str]], where:
         labels=_strings(spec.get("labels"), f"{where}.labels"),
         service_account=str(spec.get("serviceAccount") or "default"),
         namespace_labels=_strings(spec.get("namespaceLabels"), f"{where}.namespaceLabels"),
-        cluster=str(spec.get("cluster") or ident.DEFAULT_CLUSTER),
+        cluster=str(spec.get("cluster") or cluster),
         node=None if node is None else str(node),
         ports=_ports(spec.get("ports"), where),
         ip=ip,
