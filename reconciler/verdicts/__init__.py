@@ -10,10 +10,13 @@ network: callers hand over parsed documents and flow lines):
 * ``rules``         a CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy read into rules,
                     with Cilium's namespace scoping of selectors (``ParseToCiliumRule``);
 * ``netpol``        a Kubernetes NetworkPolicy translated as Cilium translates it;
+* ``subjects``      the rules indexed by who they can select, and each endpoint's view;
 * ``engine``        the verdict of a flow (both the source's egress and the destination's
                     ingress), with the policy and rule that decided it, or "cannot decide";
+                    ``requests`` decides the request (L7) on an allowed connection and
+                    ``verdict`` holds the question and the answer;
 * ``policy_files``  policy documents found in file contents (what ``test``, ``replay`` and the
-                    review hand over);
+                    review hand over), and the engine built on them;
 * ``policytest``    the PolicyTest file format and its run; ``policytest_formats`` prints it;
 * ``hubble``        Hubble flow lines (``-o jsonpb`` or ``-o json``) deduplicated into flows;
 * ``replaying``     those flows under two revisions (or one, against what Hubble recorded);
