@@ -7,12 +7,12 @@ files into policies keyed by (kind, namespace, name); ``fields`` diffs documents
 ``explain`` says what one policy does in sentences; ``output`` and ``markdown`` print a review
 as text, JSON or a pull-request comment, ``reachability_section`` adds the end-to-end verdicts
 the change flips ("What can now reach what", from ``verdicts.reachability``), and
-``validation_summary`` adds a ``validate`` report's summary to the comment. Nothing here reads files, runs git or talks to a network: the commands
-hand over file contents (``load`` finds the policies in them, which is what
-``explain FILE|NAME`` needs before ``explain``).
+``validation_summary`` adds a ``validate`` report's summary to the comment. Nothing here reads
+files, runs git or talks to a network: the commands hand over file contents (``load`` finds the
+policies in them, which is what ``explain FILE|NAME`` needs before ``explain``).
 
-Uses ``validate.documents`` to read policies and ``verdicts`` for end-to-end verdicts; used by ``reconcile`` (pull-request mode) and
-``commands``. Exports the names below.
+Uses ``validate.documents`` to read policies and ``verdicts`` for end-to-end verdicts; used by
+``reconcile`` (pull-request mode) and ``commands``. Exports the names below.
 """
 
 from reconciler.review.compare import PolicyChange, Review, compare
