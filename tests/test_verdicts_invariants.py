@@ -12,6 +12,7 @@ random policy sets over a small label alphabet, so that selectors often overlap:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ipaddress
 from typing import Any
@@ -24,6 +25,7 @@ from reconciler.verdicts import identity
 from reconciler.verdicts.engine import Engine
 from reconciler.verdicts.l7 import HttpRequest
 from reconciler.verdicts.policy_files import rules_of
+from reconciler.verdicts.policytest import PolicyTestError, read_test
 from reconciler.verdicts.ports import Probe
 from reconciler.verdicts.verdict import Flow
 
@@ -190,3 +192,126 @@ def test_renaming_a_policy_changes_no_verdict(
     before, after = _engine(documents), _engine(renamed)
     for flow in questions:
         assert before.evaluate(flow).decision == after.evaluate(flow).decision
+
+
+_FIELDS = [
+    "endpointSelector",
+    "nodeSelector",
+    "ingress",
+    "egress",
+    "ingressDeny",
+    "egressDeny",
+    "fromEndpoints",
+    "toEndpoints",
+    "fromEntities",
+    "toEntities",
+    "toPorts",
+    "ports",
+    "port",
+    "protocol",
+    "endPort",
+    "rules",
+    "http",
+    "dns",
+    "icmps",
+    "fields",
+    "type",
+    "family",
+    "matchLabels",
+    "matchExpressions",
+    "key",
+    "operator",
+    "values",
+    "toCIDRSet",
+    "cidr",
+    "except",
+    "toFQDNs",
+    "matchName",
+    "matchPattern",
+    "method",
+    "path",
+    "headers",
+    "enableDefaultDeny",
+    "toServices",
+    "serverNames",
+]
+junk = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-5, 70000),
+        st.sampled_from(["", "*", "TCP", "80", "world", "10.0.0.0/8", "In", "app", "(", "a:b"]),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(st.sampled_from(_FIELDS), children, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(_FIELDS), junk, max_size=5), st.lists(flows, max_size=4))
+def test_malformed_policies_never_crash_the_model(
+    spec: dict[str, Any], questions: list[Flow]
+) -> None:
+    """Whatever a policy file holds, the model answers: allow, deny, or that it cannot decide."""
+    document = {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": "junk", "namespace": "a"},
+        "spec": spec,
+    }
+    eng = _engine([document])
+    for flow in questions:
+        assert eng.evaluate(flow).decision in {"allow", "deny", "undecided"}
+
+
+_TEST_FIELDS = [
+    "endpoints",
+    "flows",
+    "nodes",
+    "cluster",
+    "from",
+    "to",
+    "port",
+    "protocol",
+    "http",
+    "dns",
+    "icmp",
+    "expect",
+    "namespace",
+    "labels",
+    "ip",
+    "names",
+    "entity",
+    "node",
+    "ports",
+    "query",
+    "method",
+    "type",
+    "serviceAccount",
+    "namespaceLabels",
+]
+test_junk = st.recursive(
+    st.one_of(
+        st.none(),
+        st.integers(-1, 70000),
+        st.sampled_from(["a", "b", "allow", "deny", "TCP", "ICMP", "1.1.1.1", "host", "http"]),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(st.sampled_from([*_TEST_FIELDS, "a", "b"]), children, max_size=4),
+    ),
+    max_leaves=25,
+)
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(_TEST_FIELDS), test_junk, max_size=4))
+def test_a_malformed_policy_test_is_reported_never_a_crash(spec: dict[str, Any]) -> None:
+    """A PolicyTest that is not one raises PolicyTestError (exit 2), nothing else."""
+    document = {"apiVersion": "cilium-gitops/v1alpha1", "kind": "PolicyTest", "spec": spec}
+    document["metadata"] = {"name": "fuzz"}
+    with contextlib.suppress(PolicyTestError):
+        read_test(document, "fuzz.yaml")

@@ -308,10 +308,12 @@ def _entry(  # noqa: PLR0913 - the item and where it sits, keyword-only
         raise RuleError(msg)
     port_rules = tuple(
         _port_rule(p, f"{path}.toPorts[{i}]", deny=deny)
-        for i, p in enumerate(_listed(item.get("toPorts")))
+        for i, p in enumerate(listed(item.get("toPorts")))
     )
     icmps = tuple(
-        icmp_match(f) for rule in _listed(item.get("icmps")) for f in _listed(rule.get("fields"))
+        icmp_match(f)
+        for rule in listed(item.get("icmps"))
+        for f in listed(mapping(rule).get("fields"))
     )
     peers = _peers(item, direction, namespace, init=init, ports=bool(port_rules or icmps))
     auth = item.get("authentication")
@@ -321,10 +323,6 @@ def _entry(  # noqa: PLR0913 - the item and where it sits, keyword-only
     )
 
 
-def _listed(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def mapping(value: object) -> dict[str, Any]:
     """``value`` when it is a mapping, else an empty one (the validator reports the type)."""
     return value if isinstance(value, dict) else {}
@@ -332,18 +330,18 @@ def mapping(value: object) -> dict[str, Any]:
 
 def listed(value: object) -> list[Any]:
     """``value`` when it is a list, else an empty one."""
-    return _listed(value)
+    return value if isinstance(value, list) else []
 
 
 def _port_rule(item: Any, path: str, *, deny: bool) -> PortRule:  # noqa: ANN401 - raw YAML
     if not isinstance(item, dict):
         msg = f"{path} must be a mapping"
         raise RuleError(msg)
-    ports = tuple(port_match(p) for p in _listed(item.get("ports")))
+    ports = tuple(port_match(p) for p in listed(item.get("ports")))
     rules = None if deny else l7_rules(item.get("rules"))
     unseen = None
     if item.get("serverNames"):
-        unseen = f"serverNames {', '.join(str(n) for n in _listed(item['serverNames']))} (TLS SNI)"
+        unseen = f"serverNames {', '.join(str(n) for n in listed(item['serverNames']))} (TLS SNI)"
     elif item.get("listener"):
         unseen = "a listener (a CiliumEnvoyConfig this model does not read)"
     return PortRule(ports, rules, path, unseen)
@@ -368,25 +366,23 @@ def _peers(
     present = any(item.get(k) is not None for k in (*names, *_UNKNOWN_FIELDS[direction]))
     endpoints = tuple(
         sel.scoped(sel.compile_selector(raw), namespace, subject_is_init=init)
-        for raw in _listed(item.get(endpoints_key))
+        for raw in listed(item.get(endpoints_key))
     )
-    entities = tuple(str(e) for e in _listed(item.get(entities_key)))
+    entities = tuple(str(e) for e in listed(item.get(entities_key)))
     for name in entities:
         if name not in ENTITY_NAMES:
             msg = f"unknown entity {name!r}"
             raise RuleError(msg)
-    nodes = tuple(sel.compile_selector(raw) for raw in _listed(item.get(nodes_key)))
-    cidrs = [cidr_match(str(c)) for c in _listed(item.get(cidr_key))]
-    for entry in _listed(item.get(cidr_set_key)):
+    nodes = tuple(sel.compile_selector(raw) for raw in listed(item.get(nodes_key)))
+    cidrs = [cidr_match(str(c)) for c in listed(item.get(cidr_key))]
+    for entry in listed(item.get(cidr_set_key)):
         if not isinstance(entry, dict) or not entry.get("cidr"):
             unknown.append(f"{cidr_set_key} cidrGroupRef/cidrGroupSelector (a CiliumCIDRGroup)")
             continue
         outer = cidr_match(str(entry["cidr"]))
-        excepts = tuple(cidr_match(str(e)).network for e in _listed(entry.get("except")))
+        excepts = tuple(cidr_match(str(e)).network for e in listed(entry.get("except")))
         cidrs.append(CidrMatch(outer.network, excepts))
-    fqdns = (
-        tuple(dns_rule(f) for f in _listed(item.get("toFQDNs"))) if direction == "egress" else ()
-    )
+    fqdns = tuple(dns_rule(f) for f in listed(item.get("toFQDNs"))) if direction == "egress" else ()
     return Peers(
         endpoints,
         entities,
