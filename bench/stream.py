@@ -55,7 +55,8 @@ from reconciler.desired.state import FileSource  # noqa: E402
 from reconciler.gitops import GitSettings, Workspace, init_bare  # noqa: E402
 from reconciler.reconcile.passes import PassOptions, reconcile  # noqa: E402
 from reconciler.render.templates import load_templates  # noqa: E402
-from reconciler.service.controller import Controller, RunSettings  # noqa: E402
+from reconciler.service.controller import Controller  # noqa: E402
+from reconciler.service.run_settings import RunSettings  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -12,6 +12,7 @@ from conftest import ROOT, entry, write_state
 
 from reconciler.desired.state import FileSource
 from reconciler.reconcile.passes import render_only
+from reconciler.verdicts.workloads import workloads
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -76,3 +77,15 @@ def test_sample_repository_builds() -> None:
     objects = build(sample)
     assert len(objects) >= 6
     assert all(o["apiVersion"] == "cilium.io/v2" for o in objects)
+
+
+def test_workloads_are_namespaced_as_kustomize_builds_them() -> None:
+    """verdicts.workloads finds the workloads kustomize builds, in the namespaces it gives them."""
+    apps = ROOT / "sample-repo" / "apps"
+    built = {
+        f"{o['metadata']['namespace']}/{o['metadata']['name']}"  # type: ignore[index]
+        for o in build(apps)
+        if o["kind"] in {"Deployment", "StatefulSet", "CronJob", "DaemonSet", "Job", "Pod"}
+    }
+    files = {p.relative_to(apps).as_posix(): p.read_bytes() for p in apps.rglob("*.yaml")}
+    assert {w.name for w in workloads(files)} == built

@@ -278,6 +278,19 @@ def test_validation_section_lists_errors_first_and_says_what_it_left_out() -> No
 # -- the workflow ------------------------------------------------------------------------------
 
 
+POLICY_TEST = """\
+apiVersion: cilium-gitops/v1alpha1
+kind: PolicyTest
+metadata: {name: api}
+spec:
+  endpoints:
+    web: {namespace: shop, labels: {app: web}}
+    api: {namespace: shop, labels: {app: api-0}}
+  flows:
+    - {from: web, to: api, port: 80, expect: allow}
+"""
+
+
 def workflow() -> Any:
     return YAML(typ="safe").load(WORKFLOW.read_text(encoding="utf-8"))
 
@@ -290,7 +303,11 @@ def steps() -> list[dict[str, Any]]:
 def test_workflow_runs_on_pull_requests_with_the_least_permissions() -> None:
     document = workflow()
     assert set(document["on"]) == {"pull_request"}  # never pull_request_target
-    assert document["on"]["pull_request"]["paths"] == [f"{DEFAULT_PATH}/**"]
+    assert document["on"]["pull_request"]["paths"] == [
+        f"{DEFAULT_PATH}/**",
+        "apps/**",
+        "tests/network-policies/**",
+    ]
     assert document["permissions"] == {"contents": "read", "pull-requests": "write"}
     assert "github.event.pull_request.number" in document["concurrency"]["group"]
     assert "secrets." not in WORKFLOW.read_text(encoding="utf-8")
@@ -306,7 +323,11 @@ def test_workflow_posts_through_the_script_with_our_marker() -> None:
     assert SCRIPT.is_file()
     validate = next(s for s in steps() if s.get("id") == "validate")
     assert validate["continue-on-error"] is True  # the comment is posted before the job fails
-    assert steps()[-1]["if"] == "steps.validate.outcome == 'failure'"
+    tests = next(s for s in steps() if s.get("id") == "policy-tests")
+    assert tests["continue-on-error"] is True
+    assert steps()[-1]["if"] == (
+        "steps.validate.outcome == 'failure' || steps.policy-tests.outcome == 'failure'"
+    )
 
 
 def commands() -> list[tuple[list[str], dict[str, str]]]:
@@ -325,13 +346,18 @@ def commands() -> list[tuple[list[str], dict[str, str]]]:
 def test_workflow_commands_run_as_written_on_a_pull_request(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The validate and diff lines, run in order in a clone where a change breaks a policy."""
+    """The validate, test and diff lines, run in order in a clone where a change breaks a policy."""
     clone = tmp_path / "clone"
     managed = clone / DEFAULT_PATH
     write_policies(managed, 2)
     git("init", "-q", "-b", "main", str(clone), cwd=tmp_path)
     git("add", "-A", cwd=clone)
     git("commit", "-q", "-m", "base", cwd=clone)
+    tests = clone / "tests" / "network-policies"
+    tests.mkdir(parents=True)
+    (tests / "api.yaml").write_text(POLICY_TEST, encoding="utf-8")
+    git("add", "-A", cwd=clone)
+    git("commit", "-q", "-m", "tests", cwd=clone)
     git("checkout", "-q", "-b", "change", cwd=clone)
     write_policies(managed, 3, port="99999")  # two ports changed, one policy added
     git("add", "-A", cwd=clone)
@@ -346,7 +372,8 @@ def test_workflow_commands_run_as_written_on_a_pull_request(
         line = [string.Template(arg).substitute(env) for arg in args]
         result = CliRunner().invoke(cli, line, catch_exceptions=False)
         ran.append((line[0], result.exit_code))
-    assert ran == [("validate", 1), ("diff", 0)]
+    # The change's port 99999 makes api-0's rule one Cilium rejects: the test cannot pass.
+    assert ran == [("validate", 1), ("test", 1), ("diff", 0)]
     comment = (clone / "review.md").read_text(encoding="utf-8")
     assert comment.startswith(MARKER + "\n")
     assert "#### Validation" in comment

@@ -103,6 +103,9 @@ def test_demo_proposes_a_signed_pull_request_with_its_description(
     assert title.endswith("1 risk flagged")
     assert "`ingress-from-world`" in body  # what is risky
     assert "| 🟢 added | allow | ingress | `app=storefront` | `entity world` | `TCP/443` |" in body
+    # End to end, with the sample's workloads: the world now reaches the storefront.
+    assert "#### What can now reach what" in body
+    assert "| 🟢 now allowed | `world` | `shop/storefront` | `TCP/443` |" in body
     version = git(
         "log", "-1", "--format=%(trailers:key=Control-Plane-Version,valueonly)", branch, cwd=remote
     )

@@ -8,7 +8,13 @@ import pytest
 from conftest import DEFAULT_PATH, Remote, entry, git, write_state
 
 from reconciler.desired.state import DesiredState, FileSource
-from reconciler.errors import ConfigError, PushRejectedError, StalledError, UnsafePathError
+from reconciler.errors import (
+    ConfigError,
+    MassDeletionError,
+    PushRejectedError,
+    StalledError,
+    UnsafePathError,
+)
 from reconciler.gitops import VERSION_TRAILER, GitSettings, Identity, Workspace, init_bare
 from reconciler.gitops.log import read_cursor
 from reconciler.reconcile.passes import Backoff, PassCache, PassOptions, SyncResult, reconcile
@@ -97,7 +103,10 @@ def test_empty_desired_state_keeps_root_kustomization(
     remote: Remote, tmp_path: Path, templates: Templates
 ) -> None:
     sync(remote.url, tmp_path / "work", state_of(tmp_path, SHOP), templates)
-    sync(remote.url, tmp_path / "work", state_of(tmp_path, []), templates)
+    # An empty state deletes every policy only when told to (the deletion guard, issue 20).
+    with pytest.raises(MassDeletionError, match="the desired state is empty"):
+        sync(remote.url, tmp_path / "work", state_of(tmp_path, []), templates)
+    sync(remote.url, tmp_path / "work", state_of(tmp_path, []), templates, allow_mass_delete=True)
     assert remote.files(DEFAULT_PATH) == [f"{DEFAULT_PATH}/kustomization.yaml"]
     assert "resources: []" in remote.show(f"{DEFAULT_PATH}/kustomization.yaml")
 

@@ -524,11 +524,11 @@ def test_github_commands_round_trip() -> None:
 
 def test_github_escaping() -> None:
     """%, CR and LF are escaped in messages; properties also escape : and ,."""
-    assert ci_formats._escape_data("100%\r\n: ,") == "100%25%0D%0A: ,"
-    assert ci_formats._escape_property("100%\r\n: ,") == "100%25%0D%0A%3A %2C"
+    assert ci_formats.escape_data("100%\r\n: ,") == "100%25%0D%0A: ,"
+    assert ci_formats.escape_property("100%\r\n: ,") == "100%25%0D%0A%3A %2C"
     # Escaping "%" first keeps a literal "%0A" literal.
-    assert unescape_data(ci_formats._escape_data("%0A")) == "%0A"
-    assert unescape_property(ci_formats._escape_property("%3A,%2C")) == "%3A,%2C"
+    assert unescape_data(ci_formats.escape_data("%0A")) == "%0A"
+    assert unescape_property(ci_formats.escape_property("%3A,%2C")) == "%3A,%2C"
     odd = next(line for line in render("github").split("\n") if "zürich" in line)
     assert odd.startswith("::warning file=policies/zürich/a%2Cb%3Ac 100%25.yaml,line=4,col=9,")
     assert "\n" not in odd

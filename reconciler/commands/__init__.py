@@ -4,8 +4,8 @@
 where option values come from (flags, ``CILIUM_GITOPS_*``, ``--config``), the shared options
 and the exit codes; ``wiring`` builds the packages' settings from them. The commands: ``sync``
 (``sync``, ``render``), ``run``, ``demo`` (its script: ``walkthrough``), ``validation``
-(``validate``), ``diff`` (``diff``, ``explain``), ``history`` and ``control_plane``
-(``control-plane serve``).
+(``validate``), ``diff`` (``diff``, ``explain``), ``policy_test`` (``test``), ``replay``,
+``history`` and ``control_plane`` (``control-plane serve``).
 
 The top of the import graph: nothing of ours imports it. Exports ``main``.
 """

@@ -18,6 +18,8 @@ from reconciler.commands.demo import demo
 from reconciler.commands.diff import diff, explain
 from reconciler.commands.history import history
 from reconciler.commands.options import env_var, guard, load_config
+from reconciler.commands.policy_test import policy_test
+from reconciler.commands.replay import replay
 from reconciler.commands.run import run_service
 from reconciler.commands.sync import render, sync
 from reconciler.commands.validation import validate
@@ -49,7 +51,19 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
     }
 
 
-for _command in (sync, render, run_service, demo, control_plane, validate, history, diff, explain):
+for _command in (
+    sync,
+    render,
+    run_service,
+    demo,
+    control_plane,
+    validate,
+    history,
+    diff,
+    explain,
+    policy_test,
+    replay,
+):
     cli.add_command(_command)
 
 

@@ -76,6 +76,15 @@ def warn_skipped(skipped: list[str]) -> None:
         click.echo(f"warning: skipped {printable(entry)}", err=True)
 
 
+def _tree(value: str, checkout: Path, skipped: list[str]) -> dict[str, bytes]:
+    """The whole repository at a revision (its workloads and all its policies), or the folder."""
+    if Path(value).is_dir():
+        return read_folder(Path(value), skipped)
+    from reconciler.gitops import files_at  # noqa: PLC0415 - GitPython only when used
+
+    return files_at(checkout, value, "", skipped=skipped)
+
+
 @click.command("diff")
 @click.argument("base")
 @click.argument("head")
@@ -133,7 +142,11 @@ def diff(base: str, head: str, **kw: Any) -> None:  # noqa: ANN401 - click's key
     try:
         before = _side(base, checkout, kw["managed"], skipped)
         after = _side(head, checkout, kw["managed"], skipped)
-        review = compare(before, after)
+        # The reachability section reads the workloads too: the whole repository's files. What
+        # it skips is warned about once, with the managed folder's.
+        whole: list[str] = []
+        trees = (_tree(base, checkout, whole), _tree(head, checkout, whole))
+        review = compare(before, after, trees=trees)
     except CiliumGitopsError as exc:
         raise click.UsageError(printable(str(exc))) from None
     warn_skipped(skipped)

@@ -239,6 +239,11 @@ def _propose(  # noqa: PLR0913, PLR0917 - a pass's inputs, as reconcile holds th
     branch = read_branch(workspace, workspace.settings.push_branch or "")
     scope = _review_scope(plan)
     before = read_files(root, scope)
+    # The whole checkout too, for the description's "What can now reach what" (its workloads,
+    # and every policy a pair of them meets); only pull-request mode reads it.
+    from reconciler.render.tree import read_repository  # noqa: PLC0415 - pull-request mode only
+
+    repository = read_repository(workspace.path)
     apply_plan(root, plan)
     staged = workspace.stage(root, _touched(tree, plan))
     base = workspace.head()
@@ -251,7 +256,8 @@ def _propose(  # noqa: PLR0913, PLR0917 - a pass's inputs, as reconcile holds th
         return SyncResult(plan, None, attempt)
     from reconciler.review import compare  # noqa: PLC0415 - only pull-request mode reviews
 
-    review = compare(before, read_files(root, scope))
+    trees = (repository, read_repository(workspace.path))
+    review = compare(before, read_files(root, scope), trees=trees)
     origin = Origin(state.version, options.region, workspace.settings.branch, base)
     description = describe(plan, review, change_lines(plan), origin)
     publish(workspace, branch, commit, description.note)

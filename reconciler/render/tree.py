@@ -279,3 +279,25 @@ def read_files(root: Path, folders: Iterable[str]) -> dict[str, bytes]:
                 ):
                     found[f"{folder}/{entry.name}"] = Path(entry.path).read_bytes()
     return found
+
+
+# A manifest is a few kilobytes; a larger file in a repository is not one worth reading whole.
+_MAX_MANIFEST_BYTES = 8 * 1024 * 1024
+
+
+def read_repository(workdir: Path) -> dict[str, bytes]:
+    """Every YAML and JSON file of a checkout, by path from its root, for a review's reachability.
+
+    Hidden folders (``.git`` among them) and symlinks are passed over, as ``read_files`` passes
+    them over; so is a file too large to be a manifest.
+    """
+    found: dict[str, bytes] = {}
+    for folder, folders, files in os.walk(workdir, followlinks=False):
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        for name in files:
+            path = Path(folder) / name
+            if name.startswith(".") or not name.endswith(_RESOURCE_SUFFIXES) or path.is_symlink():
+                continue
+            if path.stat().st_size <= _MAX_MANIFEST_BYTES:
+                found[path.relative_to(workdir).as_posix()] = path.read_bytes()
+    return found

@@ -5,13 +5,14 @@ The flow, one module per step: ``peers`` names selectors, peers, ports and L7 co
 files into policies keyed by (kind, namespace, name); ``fields`` diffs documents leaf by leaf;
 ``compare`` puts it together into a ``Review`` and ``risks`` flags what needs a careful look;
 ``explain`` says what one policy does in sentences; ``output`` and ``markdown`` print a review
-as text, JSON or a pull-request comment, and ``validation_summary`` adds a ``validate`` report's
-summary to the comment. Nothing here reads files, runs git or talks to a network: the commands
-hand over file contents (``load`` finds the policies in them, which is what
-``explain FILE|NAME`` needs before ``explain``).
+as text, JSON or a pull-request comment, ``reachability_section`` adds the end-to-end verdicts
+the change flips ("What can now reach what", from ``verdicts.reachability``), and
+``validation_summary`` adds a ``validate`` report's summary to the comment. Nothing here reads
+files, runs git or talks to a network: the commands hand over file contents (``load`` finds the
+policies in them, which is what ``explain FILE|NAME`` needs before ``explain``).
 
-Uses ``validate.documents`` to read policies; used by ``reconcile`` (pull-request mode) and
-``commands``. Exports the names below.
+Uses ``validate.documents`` to read policies and ``verdicts`` for end-to-end verdicts; used by
+``reconcile`` (pull-request mode) and ``commands``. Exports the names below.
 """
 
 from reconciler.review.compare import PolicyChange, Review, compare

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from reconciler.review.fields import FieldChange
     from reconciler.review.inputs import Policy
     from reconciler.review.risks import Risk
+    from reconciler.verdicts.reachability import Reachability
 
 PolicyChangeKind = Literal["created", "updated", "deleted"]
 
@@ -59,6 +60,9 @@ class Review:
     flows: tuple[FlowChange, ...]  # by namespace, then the flow itself
     risks: tuple[Risk, ...]  # by namespace, check, policy, rule
     notes: tuple[str, ...]  # what the flows cannot show (fromRequires and the like)
+    # "What can now reach what": the end-to-end verdicts the change flips, when the caller
+    # handed over whole trees (workloads and all policies) besides the policy files.
+    reach: Reachability | None = None
 
     @property
     def empty(self) -> bool:
@@ -79,11 +83,17 @@ class Review:
         return list(groups.items())
 
 
-def compare(before: Mapping[str, bytes], after: Mapping[str, bytes]) -> Review:
+def compare(
+    before: Mapping[str, bytes],
+    after: Mapping[str, bytes],
+    *,
+    trees: tuple[Mapping[str, bytes], Mapping[str, bytes]] | None = None,
+) -> Review:
     """Review the change from ``before`` to ``after`` (relative path -> file contents).
 
     Only ``.yaml``, ``.yml`` and ``.json`` files are read. Raises ``ReviewInputError`` naming
-    the file when one cannot be parsed or a policy is defined twice on one side.
+    the file when one cannot be parsed or a policy is defined twice on one side. ``trees``,
+    the whole repository on each side, adds the end-to-end verdicts of its workloads.
     """
     old, new = inputs.load(before), inputs.load(after)
     policies = _policy_changes(old, new)
@@ -93,11 +103,17 @@ def compare(before: Mapping[str, bytes], after: Mapping[str, bytes]) -> Review:
         [f for ref in touched if ref in new for f in flows_of(new[ref].data)],
         [f for ref, p in old.items() if ref not in touched for f in flows_of(p.data)],
     )
+    reach = None
+    if trees is not None and policies:
+        from reconciler.verdicts.reachability import reachability  # noqa: PLC0415 - on demand
+
+        reach = reachability(*trees)
     return Review(
         tuple(policies),
         tuple(flows),
         tuple(risks.assess(old, new, flows)),
         tuple(_notes(policies, old, new)),
+        reach,
     )
 
 

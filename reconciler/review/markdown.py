@@ -22,6 +22,7 @@ import re
 import string
 from typing import TYPE_CHECKING, NamedTuple
 
+from reconciler.review import reachability_section
 from reconciler.review.peers import port_text
 from reconciler.review.wording import (
     granted_by,
@@ -32,12 +33,17 @@ from reconciler.review.wording import (
     summary,
     visible,
 )
+from reconciler.validate.finding_text import code_span as _code
+from reconciler.validate.finding_text import table_cell as cell
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from reconciler.review.compare import PolicyChange, Review
     from reconciler.review.flows import FlowChange
+
+# ``cell`` moved to validate.finding_text (the replay's report uses it too); callers keep it here.
+__all__ = ["GITHUB_COMMENT_LIMIT", "MARKER", "MIN_LIMIT", "cell", "render", "truncate"]
 
 MARKER = "<!-- cilium-gitops:review -->"
 # GitHub refuses an issue or pull-request comment longer than this (in characters).
@@ -69,6 +75,8 @@ def render(review: Review, *, validation: Sequence[str] = ()) -> str:
             for r in review.risks
         )
         lines.append("")
+    if review.reach is not None and reachability_section.shown(review.reach):
+        lines += reachability_section.markdown_lines(review.reach)
     if review.flows:
         lines += ["#### Connectivity", "", *_graph(review.flows), ""]
         for namespace, changes in review.by_namespace():
@@ -83,29 +91,6 @@ def render(review: Review, *, validation: Sequence[str] = ()) -> str:
 
 
 # -- escapes -----------------------------------------------------------------------------------
-
-
-def _code(text: str) -> str:
-    """An inline code span holding ``text`` literally (outside tables)."""
-    text = visible(text)
-    if not text:
-        return ""
-    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
-    fence = "`" * (longest + 1)
-    # CommonMark strips one space from each side when both are there, and needs the space
-    # when the content starts or ends with a backtick.
-    padded = text.startswith(("`", " ")) or text.endswith(("`", " "))
-    pad = " " if padded else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def cell(text: str) -> str:
-    r"""A table cell showing ``text`` literally: a code span with ``|`` as ``\|``.
-
-    GitHub splits rows on unescaped pipes before it reads code spans, and turns ``\|`` back
-    into ``|`` inside them, so the escape is both needed and invisible.
-    """
-    return _code(text).replace("|", "\\|")
 
 
 def _mermaid(text: str) -> str:

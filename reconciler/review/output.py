@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
-from reconciler.review import markdown
+from reconciler.review import markdown, reachability_section
 from reconciler.review.wording import (
     flow_line,
     granted_by,
@@ -63,6 +63,8 @@ def _text(review: Review) -> str:
         lines.extend(
             f"  ! {r.code}: {r.policy.display} {r.rule}: {r.message}" for r in review.risks
         )
+    if review.reach is not None and reachability_section.shown(review.reach):
+        lines += ["", *reachability_section.text_lines(review.reach)]
     if review.flows:
         lines += ["", "Connectivity:"]
     for namespace, changes in review.by_namespace():
@@ -94,7 +96,7 @@ def _files(change: PolicyChange) -> str:
 
 
 def _json(review: Review) -> str:
-    document = {
+    document: dict[str, Any] = {
         "version": JSON_VERSION,
         "summary": {
             key: review.count(key)
@@ -115,6 +117,8 @@ def _json(review: Review) -> str:
         "risks": [_json_risk(risk) for risk in review.risks],
         "notes": list(review.notes),
     }
+    if review.reach is not None:
+        document["reachability"] = reachability_section.json_value(review.reach)
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 

@@ -220,17 +220,19 @@ def _github_command(f: Finding) -> str:
         if f.column:
             properties["col"] = str(f.column)
     properties["title"] = title(f)
-    listed = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
-    return f"::{_GITHUB_COMMAND[f.severity]} {listed}::{_escape_data(full_message(f))}"
+    listed = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
+    return f"::{_GITHUB_COMMAND[f.severity]} {listed}::{escape_data(full_message(f))}"
 
 
 # The runner's escaping, as actions/toolkit packages/core/src/command.ts (escapeData,
 # escapeProperty) writes it and actions/runner src/Runner.Common/ActionCommand.cs (TryParseV2,
 # UnescapeData, UnescapeProperty) reads it: "%" first, so the escapes themselves survive.
-def _escape_data(text: str) -> str:
+def escape_data(text: str) -> str:
+    """A workflow command's message: controls visible, ``%``, CR and LF escaped."""
     text = visible_but_cr(text)
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+def escape_property(text: str) -> str:
+    """A workflow command's property value: as ``escape_data``, and ``:`` and ``,`` too."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")

@@ -233,6 +233,20 @@ def is_policy(document: object) -> bool:
     )
 
 
+def documents_of(text: str) -> list[Any]:
+    """Every document of a YAML or JSON text, of any kind, through the readers ``parse`` uses.
+
+    For ``verdicts``, which also reads Kubernetes NetworkPolicies and workloads.
+    """
+    try:
+        return yaml_block.load_all(text)[0]
+    except yaml_events.Unusual:
+        try:
+            return yaml_events.load_all(text)[0]
+        except yaml_events.Unusual:
+            return _load_all(text)
+
+
 def items(value: object) -> Iterator[tuple[int, dict[str, Any]]]:
     """The mappings of a list with their indexes; anything else has none.
 

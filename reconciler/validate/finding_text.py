@@ -3,13 +3,16 @@ r"""How a finding reads: one line, a block with its hint and diff, text safe to 
 Shared by the output formats of ``validate`` (``formats`` for text and JSON, ``ci_formats`` for
 JUnit, SARIF and GitHub): ``Run`` holds the facts of one run, sorted; the functions below give a
 finding's title, headline and full message, and ``visible`` shows control characters as
-``\xNN`` wherever a terminal, a CI log or an XML parser would act on them. Pure.
+``\xNN`` wherever a terminal, a CI log or an XML parser would act on them. ``code_span`` and
+``table_cell`` put such text into Markdown literally (the review's and the replay's reports
+use them). Pure.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +94,34 @@ def rule_name(rule_id: str) -> str:
 def visible(text: str) -> str:
     r"""``text`` with control characters shown as ``\xNN`` (tab and newline kept)."""
     return text.translate(_VISIBLE)
+
+
+# Inside one line of Markdown even newlines are controls: every C0/C1 character but tab.
+_INLINE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) != "\t"}
+_BACKTICKS = re.compile(r"`+")
+
+
+def code_span(text: str) -> str:
+    """An inline code span holding ``text`` literally: no emphasis, links or HTML in it."""
+    text = text.translate(_INLINE)
+    if not text:
+        return ""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    # CommonMark strips one space from each side when both are there, and needs the space
+    # when the content starts or ends with a backtick.
+    padded = text.startswith(("`", " ")) or text.endswith(("`", " "))
+    pad = " " if padded else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def table_cell(text: str) -> str:
+    r"""A table cell showing ``text`` literally: a code span with ``|`` as ``\|``.
+
+    GitHub splits rows on unescaped pipes before it reads code spans, and turns ``\|`` back
+    into ``|`` inside them, so the escape is both needed and invisible.
+    """
+    return code_span(text).replace("|", "\\|")
 
 
 def title(f: Finding) -> str:
