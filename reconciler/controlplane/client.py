@@ -90,6 +90,9 @@ class GrpcSource(Closing):
             # from a dead one (a peer gone without a FIN, a proxy that stopped forwarding).
             ("grpc.keepalive_time_ms", keepalive_ms),
             ("grpc.keepalive_timeout_ms", min(20_000, keepalive_ms)),
+            # The ping in flight may be a bandwidth probe rather than keepalive's (which is
+            # then skipped); its own timeout (60 s by default) must be as short.
+            ("grpc.http2.ping_timeout_ms", min(20_000, keepalive_ms)),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.max_pings_without_data", 0),
         )
