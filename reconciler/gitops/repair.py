@@ -50,6 +50,11 @@ _DAMAGE = (
     "unable to resolve reference",
     "reference broken",
     "not a valid object name",
+    "bad config line",
+    "index file smaller than expected",
+    "index file",
+    "unknown repository format",
+    "invalid gitfile",
 )
 
 

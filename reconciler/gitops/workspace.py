@@ -247,6 +247,8 @@ class Workspace(Closing):
             # --progress: the watchdog's signs of life (network.run_watched).
             self.run("fetch", "--progress", "--no-tags", REMOTE, refspec, remote=True)
         except GitCommandError as exc:
+            if repair.is_damage(exc.detail):
+                raise  # the workdir, not the remote: the pass rebuilds it and starts over
             if "couldn't find remote ref" not in exc.detail:
                 raise GitRemoteError(str(exc)) from None
             # No branch yet: whatever the workdir held (a commit the remote refused, say) is
