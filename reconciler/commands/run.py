@@ -61,6 +61,10 @@ log = logging.getLogger("cilium_gitops")
 )
 def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
     """Run the service: follow the control plane's stream, batch, commit, resync; until stopped."""
+    # First: a SIGTERM during start-up (a pod deleted as it starts) is a clean stop too.
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     from reconciler.gitops import Workspace  # noqa: PLC0415 - grpc and git on demand
     from reconciler.reconcile.sources import open_source  # noqa: PLC0415
     from reconciler.render.templates import load_templates  # noqa: PLC0415
@@ -78,10 +82,6 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
         max_delete_share=kw["max_delete_share"],
         stalled_retry_interval=kw["stalled_retry_interval"],
     )
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-
     def serve() -> None:
         templates = load_templates(kw["templates"])
         source = open_source(
