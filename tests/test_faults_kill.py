@@ -74,6 +74,7 @@ def test_kill_9_of_sync_at_random_points_never_leaves_a_wrong_tree(
         assert_well_behaved(finished, codes=(0,))
         assert tree_at(remote.path) == rendered(state, tmp_path / "want"), f"trial {step}"
         assert_history_sound(remote.path)
+    print(f"sync: {killed} of {SYNC_TRIALS} trials killed mid-run (seed {SEED})")  # noqa: T201 - the figure docs/faults.md quotes (pytest -s)
     assert killed >= SYNC_TRIALS // 3, f"only {killed} kills landed: the trials prove little"
 
 
