@@ -71,17 +71,17 @@ def _config(objects: list[dict[str, Any]], tmp_path: Path) -> dict[str, object]:
 
 
 def test_every_folder_builds() -> None:
-    """The base, the component, the example overlay and the sample's copy all build."""
+    """The base, the component, every overlay and the sample repository's copy all build."""
+    overlays = sorted(p.parent for p in (DEPLOY / "overlays").glob("*/kustomization.yaml"))
+    assert EXAMPLE in overlays
     for folder in (
         BASE,
         MONITORING,
-        EXAMPLE,
+        *overlays,
         SAMPLE_SERVICE,
         ROOT / "sample-repo" / "clusters" / "production",
     ):
         assert kustomize(folder)
-    overlays = [p.parent for p in (DEPLOY / "overlays").glob("*/kustomization.yaml")]
-    assert overlays == [EXAMPLE]
 
 
 def test_the_sample_repository_runs_a_copy_of_the_example(built: list[dict[str, Any]]) -> None:
@@ -105,8 +105,7 @@ def test_the_sample_repository_runs_a_copy_of_the_example(built: list[dict[str, 
 
 
 def test_the_pod_is_restricted(built: list[dict[str, Any]]) -> None:
-    """Non-root, read-only root, no capabilities, RuntimeDefault seccomp, no privilege, no
-    host namespaces or paths, no API token; the namespace enforces the restricted standard."""
+    """The pod meets the restricted Pod Security Standard, which its namespace enforces."""
     pod = _pod(built)
     container = _container(built)
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -134,8 +133,7 @@ def test_the_pod_is_restricted(built: list[dict[str, Any]]) -> None:
 def test_probes_and_ports_reach_what_a_running_service_serves(
     built: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    """The probes' port is the one the service listens on; each probe path answers 200 from a
-    real ``run`` (which answers 404 to a path it does not serve)."""
+    """Probes use the port the service listens on; a real ``run`` answers each path with 200."""
     container = _container(built)
     env = {e["name"]: e["value"] for e in container["env"]}
     port = int(env["CILIUM_GITOPS_HTTP_ADDRESS"].rpartition(":")[2])
@@ -175,8 +173,7 @@ def test_the_service_monitor_scrapes_the_metrics_port(built: list[dict[str, Any]
 def test_the_config_holds_run_options_and_the_secrets_are_mounted_where_it_says(
     built: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    """Every config key and CILIUM_GITOPS_* variable is an option of run; no secret is in the
-    config; the files it names are keys of the Secrets mounted there, read-only."""
+    """Config keys and variables are run options; the files it names are mounted Secret keys."""
     config = _config(built, tmp_path)  # refuses an unknown option or a secret
     container = _container(built)
     options = {f"CILIUM_GITOPS_{p.name.upper()}" for p in run_service.params if p.name}
@@ -210,8 +207,7 @@ def _endpoint(url: str) -> tuple[str, int]:
 def test_the_network_policy_allows_the_configs_hosts_and_nothing_more(
     built: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    """DNS, and the Git remote and control plane of config.yaml on their ports; ingress only
-    from Prometheus to the metrics port."""
+    """Out: DNS and config.yaml's Git host and control plane; in: Prometheus on the metrics port."""
     config = _config(built, tmp_path)
     policy = one(built, "CiliumNetworkPolicy", "cilium-gitops")["spec"]
     container = _container(built)
@@ -235,8 +231,7 @@ def test_the_network_policy_allows_the_configs_hosts_and_nothing_more(
 
 
 def test_the_grace_period_covers_a_pass_that_must_finish(built: list[dict[str, Any]]) -> None:
-    """SIGTERM lets the pass in progress finish: its fetch and push may each wait the default
-    --git-timeout for a silent remote, then the watch is given its time to close."""
+    """The grace period covers a fetch and a push at --git-timeout each, and the watch closing."""
     (timeout,) = [p.default for p in run_service.params if p.name == "git_timeout"]
     grace = _pod(built)["terminationGracePeriodSeconds"]
     assert grace >= 2 * float(timeout) + WATCH_JOIN

@@ -273,8 +273,7 @@ def test_the_new_metrics_are_served_and_documented(samples: Exported) -> None:
 
 
 def test_alerts_cover_the_failures_a_person_must_act_on() -> None:
-    """Watch down, pushes failing, rejections, drift, breaker open, cursor stuck; each with a
-    severity, a summary, a description and a runbook section that exists."""
+    """The issue's failures each have an alert, with severity, texts and a runbook section."""
     rules = alert_rules()
     names = [r["alert"] for r in rules]
     for wanted in (
@@ -304,8 +303,7 @@ def test_alerts_cover_the_failures_a_person_must_act_on() -> None:
 
 
 def test_the_dashboard_shows_what_the_issue_asks_for() -> None:
-    """Events, passes, commits, rejections, latency from event to push and the breaker, each a
-    panel on the data source the user picks."""
+    """A panel each for events, passes, commits, rejections, event-to-push latency, breaker."""
     board = dashboard()
     panels = [p for p in _panels(board) if p["type"] != "row"]
     titles = {p["title"] for p in panels}
