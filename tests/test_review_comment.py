@@ -305,6 +305,7 @@ def test_workflow_runs_on_pull_requests_with_the_least_permissions() -> None:
     assert set(document["on"]) == {"pull_request"}  # never pull_request_target
     assert document["on"]["pull_request"]["paths"] == [
         f"{DEFAULT_PATH}/**",
+        "infrastructure/cilium-gitops/**",
         "apps/**",
         "tests/network-policies/**",
     ]
@@ -350,6 +351,9 @@ def test_workflow_commands_run_as_written_on_a_pull_request(
     clone = tmp_path / "clone"
     managed = clone / DEFAULT_PATH
     write_policies(managed, 2)
+    # The service's own deployment and network policy, which the workflow checks too.
+    service = Path("infrastructure", "cilium-gitops")
+    shutil.copytree(ROOT / "sample-repo" / service, clone / service)
     git("init", "-q", "-b", "main", str(clone), cwd=tmp_path)
     git("add", "-A", cwd=clone)
     git("commit", "-q", "-m", "base", cwd=clone)

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 POLICIES = ROOT / "sample-repo" / "infrastructure" / "network-policies"
 TESTS = ROOT / "sample-repo" / "tests" / "network-policies"
+# The service's own network policy, which tests/network-policies/cilium-gitops.yaml checks.
+SERVICE = ROOT / "sample-repo" / "infrastructure" / "cilium-gitops"
 
 TEST = {
     "apiVersion": "cilium-gitops/v1alpha1",
@@ -57,7 +59,7 @@ def _run(*args: str) -> tuple[int, str, str]:
 
 def test_the_sample_repository_tests_pass() -> None:
     """The shipped PolicyTests pass against the shipped policies (CI runs the same command)."""
-    code, out, _ = _run(str(TESTS), "--policies", str(POLICIES))
+    code, out, _ = _run(str(TESTS), "--policies", str(POLICIES), "--policies", str(SERVICE))
     assert code == 0, out
     assert "0 failed" in out.splitlines()[-1]
     assert "FAIL" not in out

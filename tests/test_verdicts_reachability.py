@@ -57,6 +57,7 @@ def test_workloads_of_the_sample_repository(before: dict[str, bytes]) -> None:
     """Deployments, a StatefulSet and a CronJob, namespaced by their kustomization."""
     found = {w.name: w for w in workloads(before)}
     assert sorted(found) == [
+        "cilium-gitops/cilium-gitops",  # the service itself (infrastructure/cilium-gitops)
         "payments/ledger-db",
         "shop/catalog",
         "shop/order-sync",
@@ -91,7 +92,7 @@ def test_a_change_flips_pairs_and_world_reachability_comes_first(
 ) -> None:
     """New reachability from the world first, then the pair the change newly denies."""
     result = reachability(before, after)
-    assert result.workloads == 4
+    assert result.workloads == 5  # the sample's four, and cilium-gitops itself
     changes = [(c.change, c.source.name, c.destination.name, c.port_text) for c in result.changes]
     assert changes == [
         ("now allowed", "world", "shop/storefront", "TCP/8080"),

@@ -145,6 +145,7 @@ class Controller:
         self._cursor = Cursor()  # where the watch resumes; advanced by resyncs and events
         self._reported: dict[str, tuple[Rejection, ...]] = {}  # rejections already logged
         self._rejections: tuple[Rejection, ...] = ()  # of the last successful pass
+        self._batch_opened = 0.0  # when the first event of the last batch was taken
 
     # -- the worker -----------------------------------------------------------------------
 
@@ -265,6 +266,7 @@ class Controller:
             batch.append(item)
             now = self.clock()
             if len(batch) == 1:
+                self._batch_opened = now
                 cap = now + max(self.settings.max_batch_wait, self.settings.batch_window)
             deadline = min(now + self.settings.batch_window, cap)
             timeout = max(0.0, deadline - now)
@@ -279,6 +281,8 @@ class Controller:
         rejected = [e for e in taken if isinstance(e, Applied) and e.policy is None]
         self.metrics.rejected.inc(len(rejected))
         if any(changed) or self._pending:
+            if batch:
+                self.metrics.event_latency.received(self._batch_opened)
             # Events trust the last known remote head (no fetch round trip before the commit);
             # a remote that moved rejects the push and the pass is redone after a fetch. The
             # share limit is the resync's: deletes the control plane sent one by one pass; an
@@ -300,6 +304,7 @@ class Controller:
                 cache=self._cache,
             )
         except RetryableError as exc:
+            self.metrics.push_failures.inc()
             self._pending = True
             self._retry_at = self.clock() + self.settings.retry_delay
             log.warning("%s: not pushed yet, kept in memory: %s", why, exc)
@@ -322,6 +327,7 @@ class Controller:
         self.metrics.last_sync.set_to_current_time()
         self.metrics.version.set(state.version)
         self.metrics.duration.observe(self.clock() - started)
+        self.metrics.event_latency.pushed(self.clock(), committed=result.commit is not None)
         self.metrics.push_retries.inc(result.attempts - 1)
         if result.commit is not None:
             self.metrics.commits.inc()

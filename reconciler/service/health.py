@@ -7,7 +7,8 @@ in a registry of its own (so two services in one process, as in tests, do not co
 ``/healthz`` is 200 while the process runs; ``/readyz`` is 200 once the first sync succeeded
 (503 before); ``/metrics`` is the Prometheus text format; ``/status`` is the desired-state
 status as JSON: the version reflected, the last sync, and every rejected policy with its field
-and reason.
+and reason. The alerts and the dashboard under ``deploy/`` read these metric names, and
+``tests/test_deploy_monitoring.py`` fails when one of them is renamed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,37 @@ from prometheus_client import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+# From the first event of a batch to the push of the commit that holds it (seconds): a batch
+# waits at least its window (1 s by default, up to --batch-max-wait), a pass takes tens of
+# milliseconds to seconds, and a remote or control plane that is down holds events for minutes.
+_EVENT_TO_PUSH_BUCKETS = (0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+class EventLatency:
+    """Times events to their push: ``cilium_gitops_event_to_push_seconds``.
+
+    The worker says when a batch it is about to reconcile was opened (``received``) and when a
+    pass succeeded (``pushed``). Events a failed pass kept in memory are timed from the first
+    of them until the commit that finally holds them is pushed; a pass that pushes nothing (the
+    events changed nothing in the tree) observes nothing.
+    """
+
+    def __init__(self, histogram: Histogram) -> None:
+        """Observe into ``histogram``."""
+        self._histogram = histogram
+        self._since: float | None = None  # when the oldest event not yet pushed was received
+
+    def received(self, at: float) -> None:
+        """A batch whose first event came at ``at`` goes into the held state."""
+        if self._since is None:
+            self._since = at
+
+    def pushed(self, at: float, *, committed: bool) -> None:
+        """A pass succeeded at ``at``: the held state is in git (in a new commit or not)."""
+        if self._since is not None and committed:
+            self._histogram.observe(max(0.0, at - self._since))
+        self._since = None
 
 
 class Metrics:
@@ -82,6 +114,26 @@ class Metrics:
         )
         self.duration = Histogram(
             "cilium_gitops_sync_duration_seconds", "Duration of a reconcile pass.", registry=r
+        )
+        self.event_to_push = Histogram(
+            "cilium_gitops_event_to_push_seconds",
+            "From when the first event of a batch was taken from the watch to the push of the "
+            "commit that holds it.",
+            buckets=_EVENT_TO_PUSH_BUCKETS,
+            registry=r,
+        )
+        self.event_latency = EventLatency(self.event_to_push)
+        self.watch_failures = Counter(
+            "cilium_gitops_watch_failures",
+            "Control-plane watches that failed or ended; each is retried with backoff behind "
+            "the circuit breaker.",
+            registry=r,
+        )
+        self.push_failures = Counter(
+            "cilium_gitops_push_failures",
+            "Passes that could not fetch or push (the remote unreachable, or every push attempt "
+            "rejected); their changes are kept in memory and tried again.",
+            registry=r,
         )
 
 

@@ -140,6 +140,7 @@ class Watcher:
             self.queue.put(event)
 
     def _failed(self) -> None:
+        self.metrics.watch_failures.inc()
         self.breaker.record_failure()
         self.metrics.breaker.state(self.breaker.state.value)
         self._failures += 1
