@@ -16,12 +16,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from admitting import admission
 from conftest import DEFAULT_PATH, git, wait_for
 from hostile_support import CLI
 
 from reconciler.desired.state import build_state
 from reconciler.reconcile.passes import render_only
-from reconciler.render.templates import load_templates
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -161,8 +161,8 @@ def rendered(entries: list[dict[str, Any]], out: Path) -> dict[str, bytes]:
     """What the managed tree must hold for ``entries``: rendered by the product itself."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    state = build_state(entries, region=REGION)
-    render_only(state, out, load_templates())
+    state = build_state(entries, admission(), region=REGION)
+    render_only(state, out)
     return {
         p.relative_to(out).as_posix(): normalised(p.read_bytes())
         for p in out.rglob("*")

@@ -11,7 +11,8 @@ from conftest import CILIUM
 from pydantic import BaseModel, ValidationError
 
 from reconciler.desired.cnp import Rule, error_path
-from reconciler.desired.policy import DesiredPolicy, Rejection, parse_policy
+from reconciler.desired.policy import DesiredPolicy, parse_policy
+from reconciler.desired.record import Rejection
 
 CRDS = [CILIUM / release / "ciliumnetworkpolicies.yaml" for release in ("crds", "v1.19.4/crds")] + [
     CILIUM / release / "ciliumclusterwidenetworkpolicies.yaml"

@@ -21,9 +21,10 @@ from reconciler.controlplane.client import GrpcSource
 from reconciler.controlplane.endpoint import Endpoint
 from reconciler.controlplane.server import ReferenceControlPlane, RunningServer, start
 from reconciler.desired.events import Applied, Deleted, Event, Received
-from reconciler.desired.policy import Rejection
+from reconciler.desired.record import Rejection
 from reconciler.gitops import GitSettings, Identity, Workspace
 from reconciler.reconcile.passes import PassOptions
+from reconciler.render.templates import load_templates
 from reconciler.service.controller import Controller
 from reconciler.service.health import Metrics, serve_http
 from reconciler.service.run_settings import RunSettings
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from subprocess import Popen
     from typing import Self
 
+    from reconciler.desired.record import Admit
     from reconciler.render.templates import Templates
 
 FAST = RunSettings(batch_window=0.3, resync_interval=3600, retry_delay=0.2, breaker_cool_down=0.2)
@@ -178,7 +180,7 @@ def worker(arrivals: Arrivals, settings: RunSettings) -> Controller:
     controller = Controller(
         None,  # type: ignore[arg-type] - only the batching is exercised
         None,  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
+        load_templates(),
         PassOptions(),
         settings,
         stop=threading.Event(),
@@ -383,7 +385,8 @@ def test_a_batch_is_validated_while_its_window_runs() -> None:
     arrivals = Arrivals([0.0, 0.1, 0.2])
     validated_at: list[float] = []
 
-    def validate(version: int) -> Applied:
+    def validate(version: int, admit: Admit) -> Applied:
+        del admit  # nothing is admitted: each event is rejected
         validated_at.append(arrivals.now)
         return Applied(version, f"p{version}", None, (Rejection(f"p{version}", "spec", "x"),))
 

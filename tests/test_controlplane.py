@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
+from admitting import read
 from click.testing import CliRunner
 from conftest import DEFAULT_PATH, ROOT, Remote, entry, git, wait_for, write_state
 
@@ -62,7 +63,7 @@ def test_generated_stubs_are_current() -> None:
 
 def test_list_gives_the_region_at_its_version(server: RunningServer) -> None:
     with source(server) as src:
-        state = src.desired()
+        state = read(src)
     assert sorted(p.id for p in state.policies) == ["shop-cart", "shop-catalog"]
     assert state.version == 2  # the newest version among the listed policies
     assert state.rejections == ()
@@ -70,7 +71,7 @@ def test_list_gives_the_region_at_its_version(server: RunningServer) -> None:
 
 def test_wrong_token_is_a_configuration_error_not_a_retry(server: RunningServer) -> None:
     with source(server, token="wrong") as src, pytest.raises(ConfigError, match="UNAUTHENTICATED"):  # noqa: S106 - a wrong token on purpose
-        src.desired()
+        read(src)
 
 
 def test_unreachable_control_plane_is_retryable(server: RunningServer) -> None:
@@ -78,7 +79,7 @@ def test_unreachable_control_plane_is_retryable(server: RunningServer) -> None:
     server.stop()
     src = GrpcSource(Endpoint(f"127.0.0.1:{port}", tls=False, token=TOKEN), region="eu-west-1")
     with src, pytest.raises(SourceUnavailableError, match="UNAVAILABLE"):
-        src.desired()
+        read(src)
 
 
 class CorruptingControlPlane(ReferenceControlPlane):
@@ -100,7 +101,7 @@ def test_incomplete_messages_are_rejected_by_field_and_the_rest_kept() -> None:
         running.servicer.load([*EU, {"id": "no-name", "namespace": "shop", "policy": {}}, broken])
         src = GrpcSource(Endpoint(f"127.0.0.1:{running.port}", tls=False), region="eu-west-1")
         with src:
-            state = src.desired()
+            state = read(src)
     finally:
         running.stop()
     assert sorted(p.id for p in state.policies) == ["shop-cart", "shop-catalog"]
@@ -226,7 +227,7 @@ def test_reference_server_process_streams_file_edits_and_stops_on_sigterm(
         write_state(state_file, [entry("shop", "cart", port="8443"), entry("shop", "api")])
         src = GrpcSource(Endpoint(url.removeprefix("grpc://"), tls=False), region="eu-west-1")
         with src:
-            wait_for(lambda: len(src.desired().policies) == 2, timeout=20, what="the edit served")
+            wait_for(lambda: len(read(src).policies) == 2, timeout=20, what="the edit served")
         second = CliRunner().invoke(cli, args, catch_exceptions=False)
         assert "1 created, 1 updated, 0 deleted" in second.stdout
         process.send_signal(signal.SIGTERM)

@@ -6,6 +6,7 @@ import threading
 from typing import TYPE_CHECKING
 
 import pytest
+from admitting import admission, read, record
 from conftest import entry, wait_for
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -22,7 +23,7 @@ from reconciler.desired.events import (
     coalesce,
     validate_ahead,
 )
-from reconciler.desired.policy import DesiredPolicy, Rejection, parse_policy
+from reconciler.desired.record import Admit, Record, Rejection
 from reconciler.desired.state import DesiredState
 from reconciler.errors import CursorExpiredError
 
@@ -30,10 +31,8 @@ if TYPE_CHECKING:
     from reconciler.controlplane.server import RunningServer
 
 
-def policy(namespace: str, name: str, **kwargs: object) -> DesiredPolicy:
-    parsed = parse_policy(entry(namespace, name, **kwargs), position="test")  # type: ignore[arg-type]
-    assert isinstance(parsed, DesiredPolicy)
-    return parsed
+def policy(namespace: str, name: str, **kwargs: object) -> Record:
+    return record(entry(namespace, name, **kwargs))  # type: ignore[arg-type]
 
 
 CART = policy("shop", "cart")
@@ -74,7 +73,8 @@ def test_an_invalid_update_holds_the_policy_and_a_valid_one_releases_it() -> Non
 def received(event: Applied, calls: list[int]) -> Received:
     """``event`` as it comes off the wire; ``calls`` records each validation."""
 
-    def validate() -> Applied:
+    def validate(admit: Admit) -> Applied:
+        del admit  # already admitted
         calls.append(event.version)
         return event
 
@@ -90,7 +90,7 @@ def test_a_batch_validates_only_the_last_event_of_each_policy() -> None:
         received(Applied(4, API.id, api_8081), calls),
         Deleted(5, "", "shop", "cart"),  # no id: found by name, so kept where it is
     ]
-    taken = coalesce(batch)
+    taken = coalesce(batch, admission())
     assert calls == [3, 4]  # the superseded version 2 was never validated
     assert [e.version for e in taken] == [3, 4, 5]
     held = DesiredSet(DesiredState((CART,), (), 1))
@@ -118,7 +118,7 @@ _operation = st.one_of(
 def _event(version: int, operation: tuple[str, object]) -> Applied | Deleted:
     kind, what = operation
     if kind == "apply":
-        assert isinstance(what, DesiredPolicy)
+        assert isinstance(what, Record)
         return Applied(version, what.id, what)
     assert isinstance(what, str)
     if kind == "reject":
@@ -146,7 +146,7 @@ def _event(version: int, operation: tuple[str, object]) -> Applied | Deleted:
     ahead=0,
 )
 def test_coalescing_a_batch_ends_where_applying_every_event_does(
-    start: list[DesiredPolicy], operations: list[tuple[str, object]], ahead: int
+    start: list[Record], operations: list[tuple[str, object]], ahead: int
 ) -> None:
     """Also when the first ``ahead`` events were validated while the batch's window ran."""
     events = [_event(version, op) for version, op in enumerate(operations, start=2)]
@@ -155,8 +155,8 @@ def test_coalescing_a_batch_ends_where_applying_every_event_does(
         one_by_one.apply(event)
     coalesced = DesiredSet(DesiredState(tuple(start), (), 1))
     batch: list[Event] = [received(e, []) if isinstance(e, Applied) else e for e in events]
-    assert validate_ahead(batch, 0, ahead) == min(ahead, len(batch))
-    for event in coalesce(batch):
+    assert validate_ahead(batch, 0, ahead, admission()) == min(ahead, len(batch))
+    for event in coalesce(batch, admission()):
         coalesced.apply(event)
     mine, theirs = coalesced.state(), one_by_one.state()
     # The order of what is held is not part of the state: plans and reports sort it.
@@ -177,7 +177,7 @@ def test_watch_then_events_equal_a_fresh_list(server: RunningServer) -> None:
     """Resync, then follow the stream: the held set ends where a new resync would."""
     src = GrpcSource(Endpoint(f"127.0.0.1:{server.port}", tls=False), region="eu-west-1")
     with src:
-        held = DesiredSet(src.desired())
+        held = DesiredSet(read(src))
         received: list[Event] = []
 
         def follow() -> None:
@@ -188,9 +188,9 @@ def test_watch_then_events_equal_a_fresh_list(server: RunningServer) -> None:
         thread.start()
         server.servicer.load([entry("shop", "cart", port="9090"), entry("shop", "db")])
         wait_for(lambda: len(received) >= 3, timeout=10, what="three events")
-        for event in coalesce(received):
+        for event in coalesce(received, admission()):
             held.apply(event)
-        fresh = src.desired()
+        fresh = read(src)
         kinds = sorted(type(e).__name__ for e in received)
     server.stop()
     thread.join(timeout=10)

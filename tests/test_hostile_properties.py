@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from reconciler.desired.policy import DesiredPolicy, Rejection, parse_policy
+from reconciler.desired.policy import DesiredPolicy, parse_policy
 from reconciler.desired.reading import parse_json, parse_yaml
+from reconciler.desired.record import Rejection
 from reconciler.render.manifest import Renderer
 from reconciler.render.templates import load_templates
 from reconciler.render.tree import inspect

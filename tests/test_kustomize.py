@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import yaml
+from admitting import read
 from conftest import ROOT, entry, write_state
 
 from reconciler.desired.state import FileSource
@@ -17,7 +18,6 @@ from reconciler.verdicts.workloads import workloads
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reconciler.render.templates import Templates
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(
@@ -34,21 +34,21 @@ def build(root: Path) -> list[dict[str, object]]:
     return [d for d in yaml.safe_load_all(result.stdout) if d is not None]
 
 
-def test_rendered_tree_builds(tmp_path: Path, templates: Templates) -> None:
+def test_rendered_tree_builds(tmp_path: Path) -> None:
     entries = [
         entry("shop", "web"),
         entry("shop", "api"),
         entry("payments", "db"),
         entry(None, "host"),
     ]
-    state = FileSource(write_state(tmp_path / "d.json", entries)).desired()
+    state = read(FileSource(write_state(tmp_path / "d.json", entries)))
     out = tmp_path / "tree"
-    render_only(state, out, templates)
+    render_only(state, out)
     (out / "shop" / "break-glass.yaml").write_text(
         "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
         "metadata:\n  name: break-glass\n  namespace: shop\nspec:\n  endpointSelector: {}\n"
     )
-    render_only(state, out, templates)
+    render_only(state, out)
     objects = build(out)
     names = sorted(
         (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects
@@ -62,12 +62,12 @@ def test_rendered_tree_builds(tmp_path: Path, templates: Templates) -> None:
     ]
 
 
-def test_empty_tree_still_builds(tmp_path: Path, templates: Templates) -> None:
+def test_empty_tree_still_builds(tmp_path: Path) -> None:
     out = tmp_path / "tree"
-    state = FileSource(write_state(tmp_path / "d.json", [entry("shop", "web")])).desired()
-    render_only(state, out, templates)
-    empty = FileSource(write_state(tmp_path / "e.json", [])).desired()
-    render_only(empty, out, templates)
+    state = read(FileSource(write_state(tmp_path / "d.json", [entry("shop", "web")])))
+    render_only(state, out)
+    empty = read(FileSource(write_state(tmp_path / "e.json", [])))
+    render_only(empty, out)
     assert sorted(p.name for p in out.iterdir()) == ["kustomization.yaml"]
     assert build(out) == []
 

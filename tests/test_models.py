@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from reconciler.desired.policy import DesiredPolicy, PolicyKind, Rejection, parse_policy
+from reconciler.desired.policy import DesiredPolicy, PolicyKind, parse_policy
+
+if TYPE_CHECKING:
+    from reconciler.desired.record import Rejection
 
 SPEC = {"endpointSelector": {"matchLabels": {"app": "web"}}, "ingress": [{}]}
 

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from admitting import read, record
 from conftest import GOLDEN, assert_golden, entry
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from reconciler.desired.policy import DesiredPolicy, parse_policy
 from reconciler.desired.state import FileSource
 from reconciler.errors import UnsafePathError
 from reconciler.reconcile.apply import apply_plan
 from reconciler.reconcile.passes import render_only
 from reconciler.reconcile.plan import Action, make_plan, planned_after, replan, tree_after
 from reconciler.reconcile.report import plan_lines, rejection_lines
-from reconciler.render.manifest import Renderer
-from reconciler.render.templates import Templates, load_templates
-from reconciler.render.tree import ScanCache, scan
+from reconciler.render.tree import scan
+
+if TYPE_CHECKING:
+    from reconciler.desired.record import Record
 
 TREES = GOLDEN / "trees"
 CASES = sorted(p.name for p in TREES.iterdir()) if TREES.is_dir() else []
@@ -41,15 +41,15 @@ def test_there_are_golden_trees() -> None:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_golden_tree(case: str, tmp_path: Path, templates: Templates) -> None:
+def test_golden_tree(case: str, tmp_path: Path) -> None:
     source = TREES / case
     work = tmp_path / "tree"
     if (source / "before").is_dir():
         shutil.copytree(source / "before", work, symlinks=True)
     else:
         work.mkdir()
-    state = FileSource(source / "desired.yaml").desired()
-    plan = render_only(state, work, templates)
+    state = read(FileSource(source / "desired.yaml"))
+    plan = render_only(state, work)
     lines = plan_lines(plan) + rejection_lines(state.rejections + plan.rejections)
     assert_golden(source / "plan.txt", "\n".join(lines) + "\n")
     after = source / "after"
@@ -58,38 +58,34 @@ def test_golden_tree(case: str, tmp_path: Path, templates: Templates) -> None:
         shutil.copytree(work, after, symlinks=True)
     assert files_of(work) == files_of(after)
     # Applying is idempotent: planning again over the result finds nothing to do.
-    again = make_plan(state.policies, scan(work), Renderer(templates), held_ids=state.rejected_ids)
+    again = make_plan(state.policies, scan(work), held_ids=state.rejected_ids)
     assert again.is_empty, plan_lines(again)
 
 
-def test_two_policies_for_one_file_are_both_rejected(templates: Templates) -> None:
+def test_two_policies_for_one_file_are_both_rejected() -> None:
     a = _policy(entry("shop", "web", policy_id="a"))
     b = _policy(entry("shop", "web", policy_id="b", port="81"))
-    plan = make_plan([a, b], scan(Path("/nonexistent")), Renderer(templates))
+    plan = make_plan([a, b], scan(Path("/nonexistent")))
     assert {(r.policy_id, r.field) for r in plan.rejections} == {("a", "name"), ("b", "name")}
     assert all("maps to shop/web.yaml" in r.reason for r in plan.rejections)
     assert all(c.path != "shop/web.yaml" for c in plan.changes)
 
 
-def test_duplicate_ids_are_rejected(templates: Templates) -> None:
+def test_duplicate_ids_are_rejected() -> None:
     a = _policy(entry("shop", "web", policy_id="same"))
     b = _policy(entry("shop", "api", policy_id="same"))
-    plan = make_plan([a, b], scan(Path("/nonexistent")), Renderer(templates))
+    plan = make_plan([a, b], scan(Path("/nonexistent")))
     assert [(r.policy_id, r.field) for r in plan.rejections] == [("same", "id"), ("same", "id")]
 
 
-def test_hand_written_kustomization_is_never_overwritten(
-    tmp_path: Path, templates: Templates
-) -> None:
+def test_hand_written_kustomization_is_never_overwritten(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text("resources:\n- mine.yaml\n")
     with pytest.raises(UnsafePathError, match="written by hand"):
-        make_plan([_policy(entry("shop", "web"))], scan(tmp_path), Renderer(templates))
+        make_plan([_policy(entry("shop", "web"))], scan(tmp_path))
 
 
-def _policy(raw: dict[str, Any]) -> DesiredPolicy:
-    parsed = parse_policy(raw, position="test")
-    assert isinstance(parsed, DesiredPolicy), parsed
-    return parsed
+def _policy(raw: dict[str, Any]) -> Record:
+    return record(raw)
 
 
 # -- properties ---------------------------------------------------------------------------------
@@ -112,60 +108,23 @@ def test_apply_converges_and_keeps_unmanaged(
     second: list[tuple[str, str, str]],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    templates = load_templates()
-    renderer = Renderer(templates)
     root = tmp_path_factory.mktemp("prop")
     (root / "shop").mkdir()
     (root / "shop" / "human.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
     for wanted in (first, second):
         policies = [_policy(entry(ns, n, port=port)) for ns, n, port in wanted]
         before = scan(root)
-        plan = make_plan(policies, before, renderer)
+        plan = make_plan(policies, before)
         apply_plan(root, plan)
         # What the planner predicts the tree to be is what a scan then reads.
         assert tree_after(before, plan) == scan(root)
         # After applying, the tree holds exactly the desired files plus the human's file.
         expected = {f"{ns}/{n}.yaml" for ns, n, _ in wanted} | {"shop/human.yaml"}
         assert set(scan(root).files) == expected
-        assert make_plan(policies, scan(root), renderer).is_empty
+        assert make_plan(policies, scan(root)).is_empty
         # Every change in a plan is one of the four actions, with a reason.
         assert all(c.action in Action and c.reason for c in plan.changes)
     assert (root / "kustomization.yaml").is_file()
-
-
-def test_scan_cache_sees_a_same_size_edit_even_with_the_old_mtime(
-    tmp_path: Path, templates: Templates
-) -> None:
-    """Only the stat says a file is unchanged; a same-size edit with a forged mtime still shows."""
-    policy = _policy(entry("shop", "web"))
-    apply_plan(tmp_path, make_plan([policy], scan(tmp_path), Renderer(templates)))
-    target = tmp_path / "shop" / "web.yaml"
-    old = time.time() - 3600
-    os.utime(target, (old, old))
-    # An hour from now every file is old enough to be cached.
-    cache = ScanCache(clock=lambda: time.time_ns() + 3600 * 10**9)
-    assert scan(tmp_path, cache).files["shop/web.yaml"].intact
-    stat = target.stat()
-    assert cache.lookup(
-        "shop/web.yaml", (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-    )
-    target.write_bytes(target.read_bytes().replace(b'"8080"', b'"9090"'))
-    os.utime(target, (old, old))
-    edited = scan(tmp_path, cache).files["shop/web.yaml"]
-    assert not edited.intact
-    assert make_plan([policy], scan(tmp_path, cache), Renderer(templates)).changes[0].reason == (
-        "hand-edited"
-    )
-
-
-def test_scan_cache_does_not_trust_files_written_moments_ago(tmp_path: Path) -> None:
-    cache = ScanCache()
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "a.yaml").write_text("kind: ConfigMap\n")
-    scan(tmp_path, cache)
-    stat = (tmp_path / "shop" / "a.yaml").stat()
-    key = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-    assert cache.lookup("shop/a.yaml", key) is None
 
 
 # -- property: a delta plan is the full plan ----------------------------------------------------
@@ -192,11 +151,10 @@ def test_replan_equals_make_plan(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """After an applied plan, planning only what changed gives exactly the full plan, or defers."""
-    renderer = Renderer(load_templates())
     root = tmp_path_factory.mktemp("delta")
     held = [_policy(entry(ns, n, port=port)) for ns, n, port in first]
     before = scan(root)
-    plan = make_plan(held, before, renderer)
+    plan = make_plan(held, before)
     apply_plan(root, plan)
     base = planned_after(held, plan)
     assert base is not None
@@ -217,8 +175,8 @@ def test_replan_equals_make_plan(
             current[index] = _policy(entry(ns, name, port=port, policy_id=victim.id))
         else:
             current.append(_policy(entry(ns, name, port=port, policy_id=f"new-{ns}-{name}")))
-    delta = replan(base, current, tree, renderer)
-    full = make_plan(current, tree, renderer)
+    delta = replan(base, current, tree)
+    full = make_plan(current, tree)
     event("delta" if delta is not None else "deferred")
     if delta is not None:
         delta_plan, next_base = delta
@@ -233,15 +191,14 @@ def test_replan_equals_make_plan(
         assert full.rejections or len(set(ids)) < len(ids) or len(set(paths)) < len(paths)
 
 
-def test_one_edit_is_planned_as_a_delta(tmp_path: Path, templates: Templates) -> None:
-    renderer = Renderer(templates)
+def test_one_edit_is_planned_as_a_delta(tmp_path: Path) -> None:
     held = [_policy(entry("shop", n)) for n in ("a", "b", "c")]
-    plan = make_plan(held, scan(tmp_path), renderer)
+    plan = make_plan(held, scan(tmp_path))
     apply_plan(tmp_path, plan)
     base = planned_after(held, plan)
     assert base is not None
     edited = [held[0], _policy(entry("shop", "b", port="9090")), held[2]]
-    delta = replan(base, edited, scan(tmp_path), renderer)
+    delta = replan(base, edited, scan(tmp_path))
     assert delta is not None
     assert [(c.action, c.path) for c in delta[0].effective] == [(Action.UPDATE, "shop/b.yaml")]
-    assert delta[0] == make_plan(edited, scan(tmp_path), renderer)
+    assert delta[0] == make_plan(edited, scan(tmp_path))

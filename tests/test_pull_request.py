@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from admitting import read
 from click.testing import CliRunner, Result
 from conftest import DEFAULT_PATH, Remote, assert_golden, entry, git, wait_for, write_state
 from test_signing import allowed_signers_for, make_ssh_key
@@ -20,8 +21,8 @@ from reconciler.controlplane.server import ReferenceControlPlane, start
 from reconciler.desired.state import FileSource
 from reconciler.errors import ConfigError, StalledError
 from reconciler.gitops import GitSettings, Identity, Signing, Workspace, notes_ref
-from reconciler.reconcile.description import MARKER, Description, Origin, describe
-from reconciler.reconcile.passes import PassOptions, SyncResult, change_lines, reconcile
+from reconciler.reconcile.description import MARKER, Description, Origin, change_lines, describe
+from reconciler.reconcile.passes import PassOptions, SyncResult, reconcile
 from reconciler.review import compare
 from reconciler.service.controller import Controller
 from reconciler.service.run_settings import RunSettings
@@ -44,7 +45,7 @@ def sync(
     push_branch: str | None = BRANCH,
     signing: Signing | None = None,
 ) -> SyncResult:
-    state = FileSource(write_state(tmp_path / "desired.json", entries)).desired()
+    state = read(FileSource(write_state(tmp_path / "desired.json", entries)))
     bot = Identity("cilium-gitops", "bot@example.com")
     settings = GitSettings(remote.url, author=bot, push_branch=push_branch, signing=signing)
     with Workspace(tmp_path / "work", settings) as workspace:
@@ -195,7 +196,7 @@ def test_the_service_proposes_live_changes_and_withdraws_reverted_ones(
     source = GrpcSource(Endpoint(f"127.0.0.1:{server.port}", tls=False), region="eu-west-1")
     # main already holds what the control plane serves (its versions, so the cursor agrees).
     with Workspace(tmp_path / "direct", GitSettings(remote.url)) as direct:
-        reconcile(source.desired(), direct, templates, PassOptions(region="eu-west-1"))
+        reconcile(source.desired, direct, templates, PassOptions(region="eu-west-1"))
     on_main, main = remote, remote.commits()
     settings = GitSettings(on_main.url, push_branch=BRANCH)
     fast = RunSettings(batch_window=0.2, resync_interval=3600, retry_delay=0.2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from admitting import read
 from click.testing import CliRunner, Result
 from conftest import DEFAULT_PATH, ROOT, git
 
@@ -14,8 +15,6 @@ from reconciler.reconcile.passes import render_only
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from reconciler.render.templates import Templates
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +29,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
 SAMPLE = ROOT / "sample-repo"
 
 
-def test_sample_policies_are_what_the_tool_renders(tmp_path: Path, templates: Templates) -> None:
-    state = FileSource(SAMPLE / "desired-state.yaml").desired()
+def test_sample_policies_are_what_the_tool_renders(tmp_path: Path) -> None:
+    state = read(FileSource(SAMPLE / "desired-state.yaml"))
     assert state.rejections == ()
     out = tmp_path / "out"
-    render_only(state, out, templates)
+    render_only(state, out)
     committed = SAMPLE / DEFAULT_PATH
     rendered = {
         p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()

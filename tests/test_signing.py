@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from admitting import read
 from click.testing import CliRunner, Result
 from conftest import (
     Remote,
@@ -45,7 +46,7 @@ def sync_args(tmp_path: Path, remote: Remote, *extra: str) -> list[str]:
 def sync(remote: Remote, tmp_path: Path, templates: Templates, signing: Signing) -> SyncResult:
     bot = Identity("bot", "bot@example.com")
     settings = GitSettings(url=remote.url, author=bot, signing=signing)
-    state = FileSource(write_state(tmp_path / "desired.json", SHOP)).desired()
+    state = read(FileSource(write_state(tmp_path / "desired.json", SHOP)))
     with Workspace(tmp_path / "work", settings) as workspace:
         return reconcile(state, workspace, templates, PassOptions())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from admitting import read
 from conftest import DEFAULT_PATH, Remote, entry, git, write_state
 
 from reconciler.desired.state import DesiredState, FileSource
@@ -29,7 +30,7 @@ SHOP = [entry("shop", "cart", version=3), entry("shop", "catalog", version=4)]
 
 
 def state_of(tmp_path: Path, entries: list[dict[str, object]]) -> DesiredState:
-    return FileSource(write_state(tmp_path / "desired.json", entries)).desired()
+    return read(FileSource(write_state(tmp_path / "desired.json", entries)))
 
 
 def sync(

@@ -82,6 +82,7 @@ def run_service(**kw: Any) -> None:  # noqa: ANN401 - click passes the options a
         max_delete_share=kw["max_delete_share"],
         stalled_retry_interval=kw["stalled_retry_interval"],
     )
+
     def serve() -> None:
         templates = load_templates(kw["templates"])
         source = open_source(

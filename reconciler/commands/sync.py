@@ -34,7 +34,7 @@ from reconciler.errors import MassDeletionError
 from reconciler.scrub import redact
 
 if TYPE_CHECKING:
-    from reconciler.desired.policy import Rejection
+    from reconciler.desired.record import Admit, Rejection
     from reconciler.desired.state import DesiredState
     from reconciler.reconcile.description import Proposal
     from reconciler.reconcile.passes import SyncResult
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywords
     """Reconcile once: plan, commit and push the managed tree, then exit."""
     from reconciler.gitops import Workspace  # noqa: PLC0415 - see wiring's docstring
+    from reconciler.reconcile.intake import read_first  # noqa: PLC0415
     from reconciler.reconcile.passes import reconcile  # noqa: PLC0415
     from reconciler.reconcile.plan import Plan  # noqa: PLC0415
     from reconciler.reconcile.sources import read_state  # noqa: PLC0415
@@ -56,20 +57,31 @@ def sync(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as keywo
 
     def run() -> tuple[DesiredState, SyncResult]:
         templates = load_templates(kw["templates"])
-        state = read_state(
-            kw["control_plane"],
-            region=kw["region"],
-            limits=setup.options.limits,
-            access=access(kw, setup.control_plane_token),
-        )
+        read: list[DesiredState] = []
+
+        def reader(admit: Admit) -> DesiredState:
+            # Read by the pass once it has read the tree, so unchanged entries are skipped.
+            state = read_state(
+                kw["control_plane"],
+                admit,
+                region=kw["region"],
+                limits=setup.options.limits,
+                access=access(kw, setup.control_plane_token),
+            )
+            read.append(state)
+            return state
+
+        limits = setup.options.limits
+        first = read_first(reader, templates, limits=limits, workdir=setup.workdir)
         with Workspace(setup.workdir, setup.settings) as workspace:
             try:
-                return state, reconcile(state, workspace, templates, setup.options)
+                result = reconcile(first, workspace, templates, setup.options)
             except MassDeletionError as exc:
                 # What would have gone, before saying why nothing did (exit 4).
                 if isinstance(exc.plan, Plan) and kw["output"] == "text":
-                    print_plan(exc.plan, state.rejections)
+                    print_plan(exc.plan, read[-1].rejections if read else ())
                 raise
+        return result.state or read[-1], result
 
     _report_sync(kw, setup, guard(run, secrets=setup.secrets))
 
@@ -130,6 +142,8 @@ def render(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as key
     from reconciler.reconcile.passes import render_only  # noqa: PLC0415 - see wiring
     from reconciler.reconcile.report import plan_json  # noqa: PLC0415
     from reconciler.reconcile.sources import read_state  # noqa: PLC0415
+    from reconciler.render.admission import Admission  # noqa: PLC0415
+    from reconciler.render.manifest import Renderer  # noqa: PLC0415
     from reconciler.render.templates import load_templates  # noqa: PLC0415
 
     cp_token = control_plane_token(kw)
@@ -137,11 +151,16 @@ def render(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as key
     def run() -> tuple[DesiredState, Plan]:
         templates = load_templates(kw["templates"])
         bounds = limits(kw)
+        admit = Admission(Renderer(templates, max_bytes=bounds.policy_bytes))
         state = read_state(
-            kw["control_plane"], region=kw["region"], limits=bounds, access=access(kw, cp_token)
+            kw["control_plane"],
+            admit,
+            region=kw["region"],
+            limits=bounds,
+            access=access(kw, cp_token),
         )
         kw["out"].mkdir(parents=True, exist_ok=True)
-        return state, render_only(state, kw["out"], templates, limits=bounds)
+        return state, render_only(state, kw["out"])
 
     state, plan = guard(run, secrets=(cp_token,) if cp_token else ())
     rejections = state.rejections + plan.rejections

@@ -151,8 +151,7 @@ def _passes(
             if before is not None:
                 before()
             with _source(server) as source:
-                state = source.desired()
-            result = reconcile(state, workspace, templates, PassOptions())
+                result = reconcile(source.desired, workspace, templates, PassOptions())
             passes.append(result)
             for line in plan_lines(result.plan):
                 echo(f"   {line}")
@@ -217,10 +216,9 @@ def _pull_request(
     version = server.servicer.load_file(desired)
     signing, signers = _signing_key(base / "signing")
     proposing = dataclasses.replace(settings, push_branch=PROPOSAL_BRANCH, signing=signing)
-    with _source(server) as source:
-        state = source.desired()
-    with Workspace(base / "workdir", proposing) as workspace:
-        result = reconcile(state, workspace, load_templates(), PassOptions(region=REGION))
+    with _source(server) as source, Workspace(base / "workdir", proposing) as workspace:
+        options = PassOptions(region=REGION)
+        result = reconcile(source.desired, workspace, load_templates(), options)
         for line in plan_lines(result.plan):
             echo(f"   {line}")
         proposal = result.proposal

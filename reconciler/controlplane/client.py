@@ -1,9 +1,10 @@
 """The gRPC edge: the only module that talks to a control plane over the wire.
 
-Sits where ``desired.state.FileSource`` sits for files: ``GrpcSource.desired()`` returns a
+Sits where ``desired.state.FileSource`` sits for files: ``GrpcSource.desired(admit)`` returns a
 ``DesiredState`` for a resync, read with the ``ListDesiredCiliumNetworkPolicies`` extension. Every
-wire message becomes a raw entry for ``desired.policy.parse_policy``; a message missing one of its
-required fields is rejected with the field and the id, and the others go on. Every gRPC failure is
+wire message becomes a raw entry for ``desired.policy.parse_policy`` (unless ``admit`` knows its
+exact bytes already), then a record; a message missing one of its required fields is rejected
+with the field and the id, and the others go on. Every gRPC failure is
 translated into this package's errors, by what the loop should do: a wrong token or region is a
 ``ConfigError`` (a person must act: no retry storm), an unreachable server a
 ``SourceUnavailableError`` (back off and retry).
@@ -26,15 +27,11 @@ from reconciler.controlplane.gen import cluster_pb2 as pb
 from reconciler.controlplane.gen import cluster_pb2_grpc as pb_grpc
 from reconciler.desired.events import Applied, Deleted, DesiredSet, Event, Received, coalesce
 from reconciler.desired.limits import InputLimitError, Limits
-from reconciler.desired.policy import (
-    DesiredPolicy,
-    PolicyKind,
-    Rejection,
-    many_policies,
-    parse_policy,
-)
+from reconciler.desired.names import CLUSTER_FOLDER
+from reconciler.desired.policy import DesiredPolicy, PolicyKind, parse_policy
 from reconciler.desired.reading import parse_json
-from reconciler.desired.state import DesiredState
+from reconciler.desired.record import Rejection, input_digest, many_policies
+from reconciler.desired.state import DesiredState, Intake
 from reconciler.errors import ConfigError, CursorExpiredError, SourceUnavailableError
 
 if TYPE_CHECKING:
@@ -42,6 +39,7 @@ if TYPE_CHECKING:
     from typing import Self
 
     from reconciler.controlplane.endpoint import Endpoint
+    from reconciler.desired.record import Admit
 
 _STALLING = frozenset(
     {
@@ -119,11 +117,10 @@ class GrpcSource(Closing):
         token = self.endpoint.token
         return (("authorization", f"Bearer {token}"),) if token else ()
 
-    def desired(self) -> DesiredState:
+    def desired(self, admit: Admit) -> DesiredState:
         """The complete desired set of the region, at the newest version listed."""
         request = pb.ListDesiredCiliumNetworkPoliciesRequest(region=self.region)
-        policies: list[DesiredPolicy] = []
-        rejections: list[Rejection] = []
+        intake = Intake(admit, region=None, limits=self.limits, where="control plane")
         highest = count = 0
         stream = self._stub.ListDesiredCiliumNetworkPolicies(request, metadata=self._metadata)
         # A list of 100,000 policies takes seconds, one that stopped moving is cut: the deadline
@@ -144,18 +141,19 @@ class GrpcSource(Closing):
                         )
                         raise InputLimitError(msg)
                     highest = max(highest, state.version)
-                    parsed = policy_from_state(state, limits=self.limits)
-                    if isinstance(parsed, DesiredPolicy):
-                        policies.append(parsed)
+                    source = message_digest(state)
+                    known = admit.known(source, state.version, *_names(state))
+                    if known is not None:
+                        intake.add(known)
                     else:
-                        rejections.extend(parsed)
+                        intake.policy(policy_from_state(state, limits=self.limits), source)
         except grpc.RpcError as exc:
             if (
                 not count
                 and isinstance(exc, grpc.Call)
                 and exc.code() is grpc.StatusCode.UNIMPLEMENTED
             ):
-                return self._desired_without_list()
+                return self._desired_without_list(admit)
             if idle.fired:
                 msg = (
                     f"control plane: listing desired policies: nothing arrived for "
@@ -163,9 +161,9 @@ class GrpcSource(Closing):
                 )
                 raise SourceUnavailableError(msg) from None
             raise _translate(exc, "listing desired policies") from None
-        return DesiredState(tuple(policies), tuple(rejections), highest)
+        return intake.state(highest)
 
-    def _desired_without_list(self) -> DesiredState:
+    def _desired_without_list(self, admit: Admit) -> DesiredState:
         """For control planes without the List extension: replay the watch, then ask each.
 
         The watch from version 0 replays the history (until it goes quiet); then every policy
@@ -173,12 +171,11 @@ class GrpcSource(Closing):
         control planes never send deletes and only answer NOT_FOUND for a removed policy.
         """
         replayed = DesiredSet(DesiredState((), (), 0))
-        for event in coalesce(list(self._replay())):
+        for event in coalesce(list(self._replay()), admit):
             replayed.apply(event)
         history = replayed.state()
         ids = [p.id for p in history.policies] + sorted(history.rejected_ids)
-        policies: list[DesiredPolicy] = []
-        rejections: list[Rejection] = []
+        intake = Intake(admit, region=None, limits=self.limits, where="control plane")
         for policy_id in ids:
             request = pb.GetDesiredCiliumNetworkPolicyStateRequest(
                 cilium_network_policy_id=policy_id
@@ -191,12 +188,8 @@ class GrpcSource(Closing):
                 if isinstance(exc, grpc.Call) and exc.code() is grpc.StatusCode.NOT_FOUND:
                     continue  # removed: its file goes
                 raise _translate(exc, f"getting policy {policy_id}") from None
-            parsed = policy_from_state(state, limits=self.limits)
-            if isinstance(parsed, DesiredPolicy):
-                policies.append(parsed)
-            else:
-                rejections.extend(parsed)
-        return DesiredState(tuple(policies), tuple(rejections), history.version)
+            intake.policy(policy_from_state(state, limits=self.limits), message_digest(state))
+        return intake.state(history.version)
 
     def _replay(self) -> Iterator[Event]:
         """The watch from version 0, until no event has come for ``_QUIET`` seconds."""
@@ -258,11 +251,40 @@ def event_from_state(state: pb.CiliumNetworkPolicyState, *, limits: Limits | Non
     return Received(state.version, policy_id, partial(_applied, state, policy_id, limits))
 
 
-def _applied(state: pb.CiliumNetworkPolicyState, policy_id: str, limits: Limits | None) -> Applied:
+def _applied(
+    state: pb.CiliumNetworkPolicyState, policy_id: str, limits: Limits | None, admit: Admit
+) -> Applied:
     parsed = policy_from_state(state, limits=limits)
     if isinstance(parsed, DesiredPolicy):
-        return Applied(state.version, policy_id, parsed)
+        admitted = admit(parsed, message_digest(state))
+        if isinstance(admitted, Rejection):
+            return Applied(state.version, policy_id, None, (admitted,))
+        return Applied(state.version, policy_id, admitted)
     return Applied(state.version, policy_id, None, tuple(parsed))
+
+
+def _names(state: pb.CiliumNetworkPolicyState) -> tuple[str, str]:
+    """The id and the file path an apply message names, read without validating it."""
+    apply = state.apply
+    folder = apply.k8s_namespace or CLUSTER_FOLDER
+    return apply.cilium_network_policy_id, f"{folder}/{apply.k8s_name}.yaml"
+
+
+def message_digest(state: pb.CiliumNetworkPolicyState) -> str:
+    """The digest of an apply message's input: what its policy is rendered from.
+
+    The version is part of it: a held record is reused only at the version it was made at,
+    so its file's version annotation is the one the control plane lists.
+    """
+    apply = state.apply
+    return input_digest(
+        b"grpc",
+        apply.cilium_network_policy_id.encode(),
+        apply.k8s_namespace.encode(),
+        apply.k8s_name.encode(),
+        str(state.version).encode(),
+        apply.policy,
+    )
 
 
 def policy_from_state(

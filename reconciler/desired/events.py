@@ -2,13 +2,14 @@
 
 Sits between the control-plane client (which turns wire messages into ``Received`` and ``Deleted``)
 and ``reconcile.passes`` (which reconciles a ``DesiredState``). A resync replaces the whole set;
-events patch it. Unchanged policies stay the very same objects, so the next pass plans only the
-delta (``plan.replan``). Pure: no I/O.
+events patch it. Unchanged policies stay the very same ``Record`` objects, so the next pass plans
+only the delta (``plan.replan``). Pure: no I/O.
 
-An apply event is validated by the worker, not as it arrives: the watch then drains the stream
-at wire speed. The worker validates what has arrived while a batch's window is open and the
-stream rests (``validate_ahead``), and the rest when it takes the batch (``coalesce``), where a
-policy changed many times within one batch is validated once, at its last version.
+An apply event is validated and admitted (rendered, see ``record.Admit``) by the worker, not as
+it arrives: the watch then drains the stream at wire speed. The worker admits what has arrived
+while a batch's window is open and the stream rests (``validate_ahead``), and the rest when it
+takes the batch (``coalesce``), where a policy changed many times within one batch is admitted
+once, at its last version.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reconciler.desired.policy import many_policies
+from reconciler.desired.record import many_policies
 from reconciler.desired.state import DesiredState
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from reconciler.desired.policy import DesiredPolicy, Rejection
+    from reconciler.desired.record import Admit, Record, Rejection
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ class Applied:
 
     version: int
     policy_id: str
-    policy: DesiredPolicy | None
+    policy: Record | None
     rejections: tuple[Rejection, ...] = ()
 
 
@@ -47,17 +48,17 @@ class Deleted:
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """An apply event as it came off the wire; ``validate`` makes it an ``Applied``."""
+    """An apply event as it came off the wire; ``validate`` admits it as an ``Applied``."""
 
     version: int
     policy_id: str
-    validate: Callable[[], Applied]
+    validate: Callable[[Admit], Applied]
 
 
 Event = Applied | Deleted | Received
 
 
-def coalesce(batch: Sequence[Event]) -> list[Applied | Deleted]:
+def coalesce(batch: Sequence[Event], admit: Admit) -> list[Applied | Deleted]:
     """The batch, in order, without events that a later one for the same policy replaces.
 
     A delete that names no id (older control planes) finds its policy by namespace and name in
@@ -75,10 +76,10 @@ def coalesce(batch: Sequence[Event]) -> list[Applied | Deleted]:
             replaced.add(event.policy_id)
         kept.append(event)
     with many_policies():
-        return [e.validate() if isinstance(e, Received) else e for e in reversed(kept)]
+        return [e.validate(admit) if isinstance(e, Received) else e for e in reversed(kept)]
 
 
-def validate_ahead(batch: list[Event], start: int, count: int) -> int:
+def validate_ahead(batch: list[Event], start: int, count: int, admit: Admit) -> int:
     """Validate, in place, the received events of ``batch[start:start + count]``; returns the end.
 
     The worker calls it while a batch's window is open and the stream rests, so that most of the
@@ -90,7 +91,7 @@ def validate_ahead(batch: list[Event], start: int, count: int) -> int:
         for k in range(start, end):
             event = batch[k]
             if isinstance(event, Received):
-                batch[k] = event.validate()
+                batch[k] = event.validate(admit)
     return end
 
 
@@ -146,6 +147,10 @@ class DesiredSet:
             for policy in self._policies.values()
             if (policy.namespace or "") == namespace and policy.name == name
         ]
+
+    def by_input(self) -> dict[str, Record]:
+        """The held records by input digest: what a resync need not admit again."""
+        return {p.input: p for p in self._policies.values() if p.input is not None}
 
     def state(self) -> DesiredState:
         """The set as a ``DesiredState`` for a reconcile pass."""

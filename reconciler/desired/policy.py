@@ -17,11 +17,8 @@ they describe a live object, not a desired one.
 from __future__ import annotations
 
 import enum
-import gc
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any
 
@@ -34,6 +31,7 @@ from reconciler.desired.names import (
     DOMAIN,
     MANAGED_BY_LABEL,
 )
+from reconciler.desired.record import Rejection
 
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS1123_SUBDOMAIN = re.compile(
@@ -82,19 +80,6 @@ class PolicyKind(enum.StrEnum):
 
     NAMESPACED = "CiliumNetworkPolicy"
     CLUSTERWIDE = "CiliumClusterwideNetworkPolicy"
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why one desired policy is not used: which policy, which field, what is wrong."""
-
-    policy_id: str
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        """One line, as the CLI prints it."""
-        return f"{self.policy_id}\t{self.field}\t{self.reason}"
 
 
 def shown(value: str) -> str:
@@ -238,24 +223,6 @@ class DesiredPolicy(BaseModel):
     def display(self) -> str:
         """``namespace/name`` as people write it (``name`` alone when clusterwide)."""
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
-
-
-@contextmanager
-def many_policies() -> Iterator[None]:
-    """Pause the cycle collector while a batch of policies is validated into long-lived objects.
-
-    Each collection walks the objects that survived earlier ones; validating 10,000 policies
-    otherwise triggers collections over an ever larger heap that double the cost (measured in
-    bench/stream.py). Validated policies hold no reference cycles, and reference counting
-    still frees everything else at once.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def parse_policy(entry: object, *, position: str) -> DesiredPolicy | list[Rejection]:

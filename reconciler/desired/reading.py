@@ -18,18 +18,23 @@ Every failure is an ``InputLimitError`` or ``ConfigError`` naming the input and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from reconciler.desired.limits import InputLimitError, check_document
 from reconciler.errors import ConfigError, SourceUnavailableError
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Iterator
 
 # An unquoted '*' starting a node is a YAML alias; inside quotes it is text. The pattern also
 # matches some text (a '*' after a space in a quoted string), which only costs the alias walk.
@@ -179,8 +184,17 @@ def parse_json(text: str | bytes, *, where: str) -> object:
     """Strict JSON: duplicate keys, ``NaN`` and ``Infinity`` refused; deep nesting refused."""
     if isinstance(text, bytes):
         text = decode(text, where=where)
-    try:
+    with _json_errors(where):
         value = json.loads(text, object_pairs_hook=_unique, parse_constant=_constant)
+    _no_surrogates(value, text, where)
+    return value
+
+
+@contextlib.contextmanager
+def _json_errors(where: str) -> Iterator[None]:
+    """Every way strict JSON parsing fails, as our errors naming ``where``."""
+    try:
+        yield
     except _DuplicateKeyError as exc:
         msg = f"{where}: invalid JSON: duplicate key {exc.key!r}"
         raise ConfigError(msg) from None
@@ -190,8 +204,6 @@ def parse_json(text: str | bytes, *, where: str) -> object:
     except ValueError as exc:  # JSONDecodeError, NaN
         msg = f"{where}: invalid JSON: {exc}"
         raise ConfigError(msg) from None
-    _no_surrogates(value, text, where)
-    return value
 
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
@@ -238,3 +250,119 @@ def load_document(path: Path, *, max_bytes: int, what: str = "desired-state file
     if path.suffix == ".json":
         return parse_json(text, where=str(path))
     return parse_yaml(text, where=str(path))
+
+
+_Scan = Callable[[str, int], tuple[object, int]]
+# JSON's whitespace (RFC 8259): what may stand between tokens.
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+class JsonMember(NamedTuple):
+    """One member of a JSON object as ``stream_json_object`` reads it."""
+
+    key: str
+    value: object
+    text: str  # the value's exact text
+    item: bool = False  # one element of the streamed list, not a member of its own
+
+
+def stream_json_object(text: str, *, where: str, stream: str) -> Iterator[JsonMember]:
+    """A JSON object's members, read one at a time.
+
+    The list under the key ``stream`` comes as a member holding an empty list, then one
+    member per element (``item=True``, its own value and exact text), so a desired-state file of
+    100,000 policies is never held as one tree of values: each entry is parsed, handed on, and
+    dropped, and its text is there to digest. Other members come whole. As strict as
+    ``parse_json``: duplicate keys (at the top too), ``NaN``, lone surrogates and trailing text
+    are refused; so is a ``stream`` value that is not a list.
+    """
+    decoder = json.JSONDecoder(object_pairs_hook=_unique, parse_constant=_constant)
+    scan_once: _Scan = decoder.scan_once  # type: ignore[attr-defined]
+
+    def scan(text: str, at: int) -> tuple[object, int]:
+        # scan_once says "no value here" with StopIteration, which a generator must not raise.
+        try:
+            return scan_once(text, at)
+        except StopIteration:
+            raise json.JSONDecodeError("Expecting value", text, at) from None
+
+    with _json_errors(where):
+        at = yield from _members(text, scan, stream=stream, where=where)
+        if _skip(text, at) != len(text):
+            raise json.JSONDecodeError("Extra data", text, _skip(text, at))
+
+
+def _members(
+    text: str, scan: _Scan, *, stream: str, where: str
+) -> Generator[JsonMember, None, int]:
+    """The top-level object's members; returns where the object ends."""
+    at = _skip(text, _expect(text, _skip(text, 0), "{"))
+    if text.startswith("}", at):
+        return at + 1
+    seen: set[str] = set()
+    while True:
+        key, at = _key(text, at, scan, where)
+        if key in seen:
+            raise _DuplicateKeyError(key)
+        seen.add(key)
+        at = _skip(text, _expect(text, _skip(text, at), ":"))
+        if key == stream:
+            _check_list(text, at, scan, stream=stream, where=where)
+            yield JsonMember(key, [], "[]")
+            at = yield from _stream_list(text, at + 1, scan, stream=stream, where=where)
+        else:
+            value, end = scan(text, at)
+            _no_surrogates(value, text[at:end], where)
+            yield JsonMember(key, value, text[at:end])
+            at = end
+        at = _skip(text, at)
+        if not text.startswith(",", at):
+            return _expect(text, at, "}")
+        at = _skip(text, at + 1)
+
+
+def _check_list(text: str, at: int, scan: _Scan, *, stream: str, where: str) -> None:
+    if not text.startswith("[", at):
+        value, _ = scan(text, at)
+        msg = f"{where}: {stream!r} must be a list, got {type(value).__name__}"
+        raise ConfigError(msg)
+
+
+def _stream_list(
+    text: str, at: int, scan: _Scan, *, stream: str, where: str
+) -> Generator[JsonMember, None, int]:
+    at = _skip(text, at)
+    if text.startswith("]", at):
+        return at + 1
+    while True:
+        item, end = scan(text, at)
+        raw = text[at:end]
+        _no_surrogates(item, raw, where)
+        yield JsonMember(stream, item, raw, item=True)
+        at = _skip(text, end)
+        if text.startswith(",", at):
+            at = _skip(text, at + 1)
+            continue
+        return _expect(text, at, "]")
+
+
+def _skip(text: str, at: int) -> int:
+    match = _JSON_SPACE.match(text, at)
+    return match.end() if match is not None else at
+
+
+def _expect(text: str, at: int, token: str) -> int:
+    if not text.startswith(token, at):
+        msg = f"Expecting {token!r}"
+        raise json.JSONDecodeError(msg, text, at)
+    return at + 1
+
+
+def _key(text: str, at: int, scan: _Scan, where: str) -> tuple[str, int]:
+    if not text.startswith('"', at):
+        msg = "Expecting property name enclosed in double quotes"
+        raise json.JSONDecodeError(msg, text, at)
+    key, end = scan(text, at)
+    _no_surrogates(key, text[at:end], where)
+    assert isinstance(key, str)  # noqa: S101 - a JSON string scans to a str
+    return key, end

@@ -67,13 +67,14 @@ def run_watched(
     ) as process:
         assert process.stdout is not None  # noqa: S101 - PIPE was asked for
         assert process.stderr is not None  # noqa: S101
+        closed = _Closed(2)
         readers = [
-            threading.Thread(target=_pump, args=(process.stdout, out, last), daemon=True),
-            threading.Thread(target=_pump, args=(process.stderr, err, last), daemon=True),
+            threading.Thread(target=_pump, args=(process.stdout, out, last, closed), daemon=True),
+            threading.Thread(target=_pump, args=(process.stderr, err, last, closed), daemon=True),
         ]
         for reader in readers:
             reader.start()
-        stalled = _watch(process, last, stall_seconds)
+        stalled = _watch(process, last, stall_seconds, closed)
         for reader in readers:
             reader.join(timeout=10)
     return Finished(
@@ -84,26 +85,55 @@ def run_watched(
     )
 
 
-def _pump(stream: IO[bytes], into: list[bytes], last: list[float]) -> None:
-    while chunk := stream.read1(65536):  # type: ignore[attr-defined]
-        into.append(chunk)
-        last[0] = time.monotonic()
+class _Closed:
+    """Set once every one of ``count`` pipes has reached its end (the process let go of it)."""
+
+    def __init__(self, count: int) -> None:
+        self._left = count
+        self._lock = threading.Lock()
+        self.event = threading.Event()
+
+    def one(self) -> None:
+        with self._lock:
+            self._left -= 1
+            if not self._left:
+                self.event.set()
 
 
-def _watch(process: subprocess.Popen[bytes], last: list[float], stall_seconds: float) -> bool:
-    """Wait for ``process``; kill its group when it is silent too long. True if killed."""
+def _pump(stream: IO[bytes], into: list[bytes], last: list[float], closed: _Closed) -> None:
+    try:
+        while chunk := stream.read1(65536):  # type: ignore[attr-defined]
+            into.append(chunk)
+            last[0] = time.monotonic()
+    finally:
+        closed.one()
+
+
+def _watch(
+    process: subprocess.Popen[bytes], last: list[float], stall_seconds: float, closed: _Closed
+) -> bool:
+    """Wait for ``process``; kill its group when it is silent too long. True if killed.
+
+    Waits on its pipes closing rather than polling for its exit (``Popen.wait`` with a timeout
+    sleeps up to 50 ms between looks): a push is done the moment git lets go of its output.
+    """
     while True:
         idle = time.monotonic() - last[0]
-        try:
-            process.wait(timeout=max(0.05, min(1.0, stall_seconds - idle)))
-        except subprocess.TimeoutExpired:
-            if time.monotonic() - last[0] >= stall_seconds:
-                with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                return True
+        if closed.event.wait(timeout=max(0.05, min(1.0, stall_seconds - idle))):
+            try:
+                process.wait(timeout=max(1.0, stall_seconds))
+            except subprocess.TimeoutExpired:
+                pass  # its pipes are closed but it lingers: cut it like a silent one
+            else:
+                return False
+        elif process.poll() is not None:
+            return False  # it ended, and something it started holds its pipes
+        elif time.monotonic() - last[0] < stall_seconds:
             continue
-        return False
+        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        return True
 
 
 def _without_progress(text: str) -> str:

@@ -1,4 +1,6 @@
-"""The pull request's title and description, from a pass's plan and its review (pure).
+"""What a pass's commit and pull request say, from its plan and its review (pure).
+
+``commit_message`` writes the commit message from the template, one line per change.
 
 Sits between ``plan``/``review`` and ``gitops.branches`` in pull-request mode
 (``--push-branch``): the pass has computed what it would commit, ``review.compare`` what that
@@ -15,11 +17,17 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from reconciler.reconcile.plan import Action
+from reconciler.scrub import printable
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from reconciler.reconcile.plan import Plan
+    from reconciler.render.templates import Templates
     from reconciler.review import Review
+
+_PAST_TENSE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
 
 # Marks a body as ours, so a workflow (or a person) can tell it from a hand-written one.
 MARKER = "<!-- cilium-gitops:pull-request -->"
@@ -118,3 +126,37 @@ def _fenced(lines: Sequence[str]) -> list[str]:
     longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
     return [f"{fence}text", *lines, fence]
+
+
+def change_lines(plan: Plan) -> list[str]:
+    """One line per file the plan writes or removes, for the commit message and the PR."""
+    # Paths come from the tree too (folders someone committed): printable, so that no name can
+    # forge a line of the message, such as a Control-Plane-Version trailer.
+    lines = [
+        f"- {_PAST_TENSE[c.action]} {printable(c.path)}"
+        f" (policy {printable(c.policy_id or 'unknown')}): {printable(c.reason)}"
+        for c in plan.effective
+    ]
+    lines += [
+        f"- regenerated {printable(folder + '/' if folder else '')}kustomization.yaml"
+        for folder in sorted(plan.kustomization_writes)
+    ]
+    lines += [
+        f"- removed {printable(folder)}/kustomization.yaml"
+        for folder in plan.kustomization_removals
+    ]
+    return lines
+
+
+def commit_message(plan: Plan, templates: Templates, *, region: str | None) -> str:
+    """The commit message from the template: a summary line and one line per change."""
+    lines = change_lines(plan)
+    return templates.commit_message.substitute(
+        summary=plan.summary,
+        changes="\n".join(lines),
+        created=plan.count(Action.CREATE),
+        updated=plan.count(Action.UPDATE),
+        deleted=plan.count(Action.DELETE),
+        version=plan.version,
+        region=region or "",
+    )

@@ -1,7 +1,12 @@
 """One reconcile pass, as a recipe, and its retry loop.
 
-Read desired state, align the workdir, scan, plan, check the base (when asked to verify it),
+Align the workdir, read the tree (from the commit's listing and the tree cache), read desired
+state (admitting each policy as it is read), plan, check the base (when asked to verify it),
 apply, commit, push; on a rejected push, start again from the new remote head.
+
+The desired state is read after the tree, so an entry whose exact input an intact file was
+planned against is not validated or rendered again (``render.admission``): a one-shot pass over
+100,000 unchanged policies costs parsing the file, not rendering it.
 
 Sits between its callers (``commands.sync`` and the service's controller) and the modules that
 do the work. It holds no state between passes: the repository itself records what was done
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -29,33 +34,48 @@ from reconciler.gitops import (
     VERSION_TRAILER,
     Touched,
     check_base,
+    list_tree,
     publish,
     read_branch,
+    tree_cache_file,
     withdraw,
 )
 from reconciler.reconcile.apply import apply_plan, written_paths
-from reconciler.reconcile.description import Origin, Proposal, describe
+from reconciler.reconcile.description import (
+    Origin,
+    Proposal,
+    change_lines,
+    commit_message,
+    describe,
+)
+from reconciler.reconcile.intake import Reading
 from reconciler.reconcile.plan import (
     Action,
     Plan,
     Planned,
+    StaleRecordError,
     make_plan,
     planned_after,
     replan,
     tree_after,
 )
 from reconciler.render.manifest import Renderer
-from reconciler.render.tree import ScanCache, TreeSnapshot, check_root, read_files, scan
-from reconciler.scrub import printable
+from reconciler.render.tree import (
+    TreeSnapshot,
+    check_root,
+    read_files,
+    scan,
+    snapshot,
+)
+from reconciler.render.tree_cache import TreeCache
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from reconciler.desired.state import DesiredState
     from reconciler.gitops import Workspace
+    from reconciler.reconcile.intake import Reader
     from reconciler.render.templates import Templates
-
-_PAST_TENSE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +110,23 @@ class PassOptions:
     fetch: bool = True
     # The bounds on the input; a pass uses the rendered-policy size (see desired.limits).
     limits: Limits = field(default_factory=Limits)
+    # Save what was learned of the tree's files in the workdir (``render.tree_cache``), for the
+    # next process. The service's event passes keep it in memory only.
+    save_tree_cache: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class SyncResult:
-    """What a pass did; ``proposal`` in pull-request mode, where ``commit`` is the branch's."""
+    """What a pass did; ``proposal`` in pull-request mode, where ``commit`` is the branch's.
+
+    ``state`` is the desired state the pass planned from (as read by its last attempt).
+    """
 
     plan: Plan
     commit: str | None
     attempts: int
     proposal: Proposal | None = None
+    state: DesiredState | None = None
 
 
 def managed_root(workdir: Path, path: str) -> Path:
@@ -115,12 +142,13 @@ def managed_root(workdir: Path, path: str) -> Path:
 class PassCache:
     """What a long-running caller keeps between passes, so unchanged work is not redone.
 
-    ``files`` lets a scan skip files whose stat has not changed. ``tree`` and ``planned`` are
-    exact, not heuristic: they describe the commit named by ``key`` (and the managed path),
-    and are used only while the workdir is known to be exactly that commit.
+    ``blobs`` is what is known of the tree's files by content (loaded from the workdir when
+    None). ``tree`` and ``planned`` are exact, not heuristic: they describe the commit named by
+    ``key`` (and the managed path), and are used only while the workdir is known to be exactly
+    that commit.
     """
 
-    files: ScanCache = field(default_factory=ScanCache)
+    blobs: TreeCache | None = None
     key: str | None = None
     tree: TreeSnapshot | None = None
     planned: Planned | None = None
@@ -131,7 +159,7 @@ class PassCache:
 
 
 def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only injections
-    state: DesiredState,
+    desired: DesiredState | Reader | Reading,
     workspace: Workspace,
     templates: Templates,
     options: PassOptions,
@@ -139,21 +167,34 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
     sleep: Callable[[float], None] = time.sleep,
     cache: PassCache | None = None,
 ) -> SyncResult:
-    """Make the remote branch's managed tree match ``state`` in at most one pushed commit.
+    """Make the remote branch's managed tree match the desired state in at most one commit.
 
-    A long-running caller passes the same ``cache`` every time, so a pass over an unchanged
-    tree does not re-read it, and a pass after one event re-renders only what changed.
+    ``desired`` is a state already admitted (records rendered with ``templates``: the
+    service's), or a ``Reader``, read here before git is touched with what the workdir's tree
+    cache knows, so unchanged entries are skipped (``intake.Reading``; a caller that must read
+    before opening the workspace passes one, from ``intake.read_first``). A long-running caller
+    passes the same ``cache`` every time, so a pass over an unchanged tree does not re-read it,
+    and a pass after one event re-renders only what changed.
     """
     renderer = Renderer(templates, max_bytes=options.limits.policy_bytes)
     root = managed_root(workspace.path, options.path)
+    cache = cache if cache is not None else PassCache()
+    if isinstance(desired, Reading):
+        reading = desired
+        cache.blobs = cache.blobs or reading.blobs
+    else:
+        if cache.blobs is None:
+            cache.blobs = TreeCache.load(tree_cache_file(workspace.path))
+        # Read before git is touched: a source that cannot be read fails the pass first.
+        reading = Reading(desired, renderer, cache.blobs)
     repaired = False
     attempt = 0
     while True:
         attempt += 1
         try:
             return _attempt(
-                state, workspace, options, rendering=(templates, renderer), root=root,
-                cache=cache, attempt=attempt,
+                reading, workspace, options, templates=templates, root=root, cache=cache,
+                attempt=attempt,
             )  # fmt: skip
         except PushRejectedError:
             # Someone else pushed first: their commit is kept; ours is rebuilt on top of it.
@@ -170,49 +211,96 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
             if repaired:
                 raise
             workspace.rebuild()
+            cache.blobs = TreeCache()
             repaired = True
 
 
 def _attempt(  # noqa: PLR0913 - one try of reconcile, with what it holds
-    state: DesiredState,
+    reading: Reading,
     workspace: Workspace,
     options: PassOptions,
     *,
-    rendering: tuple[Templates, Renderer],
+    templates: Templates,
     root: Path,
-    cache: PassCache | None,
+    cache: PassCache,
     attempt: int,
 ) -> SyncResult:
-    templates, renderer = rendering
     proposing = workspace.settings.push_branch
     workspace.update(fetch=options.fetch or proposing is not None)
     check_root(workspace.path, root)
     head = workspace.clean_head()
     key = f"{head}:{options.path}" if head is not None else None
-    tree, plan, planned = _tree_and_plan(state, root, renderer, cache, key)
+    tree = _tree(workspace, root, cache, key)
+    state = reading.for_tree(tree)
+    try:
+        plan, planned = _plan(state, tree, cache, key)
+    except StaleRecordError:
+        # A skipped entry whose file the plan would write: never expected, as the reading
+        # checks every skipped entry against this tree. Read again, validating everything.
+        state = reading.again()
+        plan, planned = _plan(state, tree, cache, key)
     if not options.allow_mass_delete:
         _guard_deletions(state, plan, options.max_delete_share)
     if options.dry_run or plan.is_empty:
-        if cache is not None and key is not None and plan.is_empty:
+        if key is not None and plan.is_empty:
             held = state.rejected_ids
-            cache.remember(key, tree, planned or planned_after(state.policies, plan, held_ids=held))
-        return _nothing_to_push(workspace, plan, attempt, dry_run=options.dry_run)
+            planned = planned or planned_after(state.policies, plan, held_ids=held)
+            after = tree_after(tree, plan, learn=options.save_tree_cache)
+            _remember(workspace, cache, options, (key, after), planned)
+        result = _nothing_to_push(workspace, plan, attempt, dry_run=options.dry_run)
+        return replace(result, state=state)
     # With verify_base, a head we cannot verify stops here, before anything is written.
     check_base(workspace)
     workspace.touch()
     if proposing:
-        return _propose(state, workspace, templates, options, (root, tree, plan), attempt)
+        result = _propose(state, workspace, templates, options, (root, tree, plan), attempt)
+        return replace(result, state=state)
     apply_plan(root, plan)
     message = commit_message(plan, templates, region=options.region)
     commit = workspace.commit(root, message, _trailers(state, options), _touched(tree, plan))
     if commit is None:
-        return SyncResult(plan, None, attempt)
-    if cache is not None:
-        held = state.rejected_ids
-        planned = planned or planned_after(state.policies, plan, held_ids=held)
-        cache.remember(f"{commit}:{options.path}", tree_after(tree, plan), planned)
+        return SyncResult(plan, None, attempt, state=state)
+    held = state.rejected_ids
+    planned = planned or planned_after(state.policies, plan, held_ids=held)
+    after = tree_after(tree, plan, learn=options.save_tree_cache)
+    _remember(workspace, cache, options, (f"{commit}:{options.path}", after), planned)
     workspace.push()
-    return SyncResult(plan, commit, attempt)
+    return SyncResult(plan, commit, attempt, state=state)
+
+
+def _tree(workspace: Workspace, root: Path, cache: PassCache, key: str | None) -> TreeSnapshot:
+    """The managed tree of the commit the workdir is (``key``), from memory when possible."""
+    if key is not None and cache.key == key and cache.tree is not None:
+        return cache.tree
+    if key is None:  # an unborn branch: update left the workdir empty
+        return scan(root)
+    if cache.blobs is None:
+        cache.blobs = TreeCache()
+    return snapshot(root, list_tree(workspace, root), cache.blobs)
+
+
+def _remember(
+    workspace: Workspace,
+    cache: PassCache,
+    options: PassOptions,
+    known: tuple[str, TreeSnapshot],
+    planned: Planned | None,
+) -> None:
+    """Keep the tree of commit ``key`` (and what it matches) for the next pass; save the cache."""
+    key, tree = known
+    cache.remember(key, tree, planned)
+    if not options.save_tree_cache or options.dry_run:
+        return
+    if cache.blobs is None:
+        cache.blobs = TreeCache()
+    cache.blobs.keep(tree.files.values())
+    if cache.blobs.changed:
+        try:
+            cache.blobs.save(tree_cache_file(workspace.path))
+        except OSError:
+            # Only a later pass's speed depends on it: a full disk fails the next write
+            # that matters, not this one.
+            cache.blobs.changed = True
 
 
 def _trailers(state: DesiredState, options: PassOptions) -> dict[str, str]:
@@ -320,73 +408,27 @@ def _touched(tree: TreeSnapshot, plan: Plan) -> Touched:
     return Touched(written_paths(plan), new_files=new_files)
 
 
-def _tree_and_plan(
-    state: DesiredState,
-    root: Path,
-    renderer: Renderer,
-    cache: PassCache | None,
-    key: str | None,
-) -> tuple[TreeSnapshot, Plan, Planned | None]:
+def _plan(
+    state: DesiredState, tree: TreeSnapshot, cache: PassCache, key: str | None
+) -> tuple[Plan, Planned | None]:
     """Plan from what is known about this exact commit when possible, else from scratch.
 
-    The third value, when known, is what the tree matches once the plan is applied.
+    The second value, when known, is what the tree matches once the plan is applied.
     """
-    if cache is not None and key is not None and cache.key == key and cache.tree is not None:
-        tree = cache.tree
-        if cache.planned is not None and not state.rejected_ids:
-            delta = replan(cache.planned, state.policies, tree, renderer, version=state.version)
-            if delta is not None:
-                return tree, *delta
-    else:
-        tree = scan(root, cache.files if cache is not None else None)
-    return tree, _full_plan(state, tree, renderer), None
+    fresh = key is not None and cache.key == key and not state.rejected_ids
+    if fresh and cache.planned is not None:
+        delta = replan(cache.planned, state.policies, tree, version=state.version)
+        if delta is not None:
+            return delta
+    return _full_plan(state, tree), None
 
 
-def _full_plan(state: DesiredState, tree: TreeSnapshot, renderer: Renderer) -> Plan:
-    return make_plan(
-        state.policies, tree, renderer, held_ids=state.rejected_ids, version=state.version
-    )
+def _full_plan(state: DesiredState, tree: TreeSnapshot) -> Plan:
+    return make_plan(state.policies, tree, held_ids=state.rejected_ids, version=state.version)
 
 
-def render_only(
-    state: DesiredState, out: Path, templates: Templates, *, limits: Limits | None = None
-) -> Plan:
+def render_only(state: DesiredState, out: Path) -> Plan:
     """Write the tree for ``state`` into ``out`` (no git); unmanaged files there are kept."""
-    max_bytes = (limits or Limits()).policy_bytes
-    plan = _full_plan(state, scan(out), Renderer(templates, max_bytes=max_bytes))
+    plan = _full_plan(state, scan(out))
     apply_plan(out, plan)
     return plan
-
-
-def change_lines(plan: Plan) -> list[str]:
-    """One line per file the plan writes or removes, for the commit message and the PR."""
-    # Paths come from the tree too (folders someone committed): printable, so that no name can
-    # forge a line of the message, such as a Control-Plane-Version trailer.
-    lines = [
-        f"- {_PAST_TENSE[c.action]} {printable(c.path)}"
-        f" (policy {printable(c.policy_id or 'unknown')}): {printable(c.reason)}"
-        for c in plan.effective
-    ]
-    lines += [
-        f"- regenerated {printable(folder + '/' if folder else '')}kustomization.yaml"
-        for folder in sorted(plan.kustomization_writes)
-    ]
-    lines += [
-        f"- removed {printable(folder)}/kustomization.yaml"
-        for folder in plan.kustomization_removals
-    ]
-    return lines
-
-
-def commit_message(plan: Plan, templates: Templates, *, region: str | None) -> str:
-    """The commit message from the template: a summary line and one line per change."""
-    lines = change_lines(plan)
-    return templates.commit_message.substitute(
-        summary=plan.summary,
-        changes="\n".join(lines),
-        created=plan.count(Action.CREATE),
-        updated=plan.count(Action.UPDATE),
-        deleted=plan.count(Action.DELETE),
-        version=plan.version,
-        region=region or "",
-    )

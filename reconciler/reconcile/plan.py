@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from reconciler.desired.names import KUSTOMIZATION
-from reconciler.desired.policy import DesiredPolicy, Rejection
+from reconciler.desired.record import Rejection
 from reconciler.errors import UnsafePathError
 from reconciler.render.tree import (
     TreeSnapshot,
@@ -34,7 +34,7 @@ from reconciler.render.tree import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from reconciler.render.manifest import Renderer
+    from reconciler.desired.record import Record
 
 
 class Action(enum.StrEnum):
@@ -48,13 +48,18 @@ class Action(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One policy file's fate. ``content`` is set for create and update."""
+    """One policy file's fate. ``content`` is set for create and update.
+
+    ``input`` is the salted input digest of the record planned here, when known: what the file
+    is known to match once the plan is applied (the tree cache keeps it).
+    """
 
     action: Action
     path: str
     policy_id: str | None
     reason: str
     content: bytes | None = None
+    input: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +113,8 @@ class Plan:
 
 
 def make_plan(
-    desired: Sequence[DesiredPolicy],
+    desired: Sequence[Record],
     tree: TreeSnapshot,
-    renderer: Renderer,
     *,
     held_ids: Iterable[str] = (),
     version: int = 0,
@@ -122,11 +126,7 @@ def make_plan(
     wanted_path = {p.id: p.path for p in accepted}
     for policy in accepted:
         claimed.add(policy.path)
-        decided = _decide(policy, tree, renderer)
-        if isinstance(decided, Rejection):
-            rejections.append(decided)  # its file, if any, is claimed: kept as it is
-        else:
-            changes.append(decided)
+        changes.append(_decide(policy, tree))
     held = set(held_ids) | {r.policy_id for r in rejections}
     for path in sorted(tree.files):
         state = tree.files[path]
@@ -153,12 +153,12 @@ _DELTA_LIMIT = 1000
 class Planned:
     """A desired set a tree is known to match exactly: the base for planning the next delta."""
 
-    by_id: dict[str, DesiredPolicy]
+    by_id: dict[str, Record]
     changes: dict[str, Change]  # path -> its UNCHANGED change, in path order
 
 
 def planned_after(
-    desired: Sequence[DesiredPolicy], plan: Plan, *, held_ids: Iterable[str] = ()
+    desired: Sequence[Record], plan: Plan, *, held_ids: Iterable[str] = ()
 ) -> Planned | None:
     """What the tree matches once ``plan`` (made from ``desired``) is applied; None if unsure.
 
@@ -168,7 +168,7 @@ def planned_after(
     if plan.rejections or any(True for _ in held_ids):
         return None
     changes = {
-        c.path: c if c.action is Action.UNCHANGED else _settled(c.path, c.policy_id)
+        c.path: c if c.action is Action.UNCHANGED else _settled(c.path, c.policy_id, c.input)
         for c in plan.changes
         if c.action is not Action.DELETE
     }
@@ -180,9 +180,8 @@ def planned_after(
 
 def replan(
     base: Planned,
-    desired: Sequence[DesiredPolicy],
+    desired: Sequence[Record],
     tree: TreeSnapshot,
-    renderer: Renderer,
     *,
     version: int = 0,
 ) -> tuple[Plan, Planned] | None:
@@ -208,10 +207,7 @@ def replan(
         del changes[path]
     wanted_path = {p.id: p.path for p in accepted}
     for policy in accepted:
-        decided = _decide(policy, tree, renderer)
-        if isinstance(decided, Rejection):
-            return None  # a held file is the full plan's judgement
-        changes[policy.path] = decided
+        changes[policy.path] = _decide(policy, tree)
     for path in stale - claimed:
         state = tree.files.get(path)
         if state is not None and state.managed:
@@ -235,7 +231,7 @@ def replan(
 
 
 def _next_base(
-    plan: Plan, changes: dict[str, Change], by_id: dict[str, DesiredPolicy], *, sort: bool
+    plan: Plan, changes: dict[str, Change], by_id: dict[str, Record], *, sort: bool
 ) -> Planned:
     """``planned_after`` for a delta plan, touching only the entries the plan changes."""
     after = dict(sorted(changes.items())) if sort else dict(changes)
@@ -243,13 +239,13 @@ def _next_base(
         if change.action is Action.DELETE:
             del after[change.path]
         else:
-            after[change.path] = _settled(change.path, change.policy_id)
+            after[change.path] = _settled(change.path, change.policy_id, change.input)
     return Planned(by_id=by_id, changes=after)
 
 
 def _delta(
-    base: Planned, desired: Sequence[DesiredPolicy]
-) -> tuple[list[DesiredPolicy], set[str], set[str], dict[str, DesiredPolicy]] | None:
+    base: Planned, desired: Sequence[Record]
+) -> tuple[list[Record], set[str], set[str], dict[str, Record]] | None:
     """The changed policies, the paths their old versions held, the paths they claim now."""
     by_id = {p.id: p for p in desired}
     if len(by_id) != len(desired):
@@ -268,25 +264,33 @@ def _delta(
     return changed, stale, claimed, by_id
 
 
-def tree_after(tree: TreeSnapshot, plan: Plan) -> TreeSnapshot:
-    """The snapshot ``scan`` would return once ``plan`` is applied to ``tree``, without a scan."""
+def tree_after(tree: TreeSnapshot, plan: Plan, *, learn: bool = False) -> TreeSnapshot:
+    """The snapshot ``scan`` would return once ``plan`` is applied to ``tree``, without a scan.
+
+    With ``learn``, files planned unchanged also keep the input they were planned against
+    (``FileState.input``), for the tree cache.
+    """
     files = dict(tree.files)
     for change in plan.effective:
         if change.action is Action.DELETE:
             files.pop(change.path, None)
         elif change.content is not None:
-            files[change.path] = inspect(change.path, change.content)
+            files[change.path] = inspect(change.path, change.content, input_digest=change.input)
+    if learn:
+        for change in plan.changes:
+            if change.action is Action.UNCHANGED and change.input is not None:
+                state = files.get(change.path)
+                if state is not None and state.input != change.input:
+                    files[change.path] = state._replace(input=change.input)
     kustomizations = {**tree.kustomizations, **plan.kustomization_writes}
     for folder in plan.kustomization_removals:
         kustomizations.pop(folder, None)
     return TreeSnapshot(files=files, kustomizations=kustomizations, symlinks=list(tree.symlinks))
 
 
-def _place(
-    desired: Sequence[DesiredPolicy], tree: TreeSnapshot
-) -> tuple[list[DesiredPolicy], list[Rejection]]:
+def _place(desired: Sequence[Record], tree: TreeSnapshot) -> tuple[list[Record], list[Rejection]]:
     """Drop policies that share an id or a file, or whose file is not ours; say why for each."""
-    by_path: dict[str, list[DesiredPolicy]] = defaultdict(list)
+    by_path: dict[str, list[Record]] = defaultdict(list)
     ids = Counter(p.id for p in desired)
     rejections: list[Rejection] = []
     if len(ids) == len(desired):  # the common case, checked once rather than per policy
@@ -299,7 +303,7 @@ def _place(
                 rejections.append(Rejection(policy.id, "id", reason))
             else:
                 by_path[policy.path].append(policy)
-    accepted: list[DesiredPolicy] = []
+    accepted: list[Record] = []
     files = tree.files
     symlinks = set(tree.symlinks)
     for path, group in by_path.items():
@@ -325,39 +329,41 @@ def _place(
     return accepted, rejections
 
 
-def _symlink_on_the_way(policy: DesiredPolicy, symlinks: set[str]) -> str | None:
+def _symlink_on_the_way(policy: Record, symlinks: set[str]) -> str | None:
     return next((p for p in (policy.folder, policy.path) if p in symlinks), None)
 
 
-def _settled(path: str, policy_id: str | None) -> Change:
+def _settled(path: str, policy_id: str | None, input_digest: str | None = None) -> Change:
     """The entry of a file that already is what its policy renders to."""
-    return Change(Action.UNCHANGED, path, policy_id, "up to date")
+    return Change(Action.UNCHANGED, path, policy_id, "up to date", None, input_digest)
 
 
-def _decide(policy: DesiredPolicy, tree: TreeSnapshot, renderer: Renderer) -> Change | Rejection:
-    """What ``policy``'s file needs; a ``Rejection`` when its rendered file is too large."""
+class StaleRecordError(Exception):
+    """A record without its file's bytes met a tree that does not hold them: admit it again.
+
+    Never expected: records are skipped only against the very tree they are planned with. The
+    pass admits every entry again rather than plan from a record it cannot write.
+    """
+
+
+def _decide(policy: Record, tree: TreeSnapshot) -> Change:
+    """What ``policy``'s file needs."""
     state = tree.files.get(policy.path)
     if state is None:
         reason = "missing"
     elif not state.intact:
         reason = "hand-edited"
-    elif state.digest != renderer.digest(policy):
+    elif state.digest != policy.digest:
         reason = "changed"
-    elif state.policy_id != policy.id or state.header != renderer.header(policy):
+    elif state.policy_id != policy.id or state.header != policy.header:
         reason = "re-rendered"
     else:
-        return _settled(policy.path, policy.id)
-    content = renderer.document(policy)
-    if len(content) > renderer.max_bytes:
-        # The API server would refuse it, and Flux's apply of the whole Kustomization with it.
-        why = (
-            f"the rendered file is {len(content):,} bytes, over the limit of "
-            f"{renderer.max_bytes:,} (--max-policy-bytes; the API server stores objects up to "
-            "1.5 MiB)"
-        )
-        return Rejection(policy.id, "policy", why)
+        return _settled(policy.path, policy.id, policy.input)
+    content = policy.content
+    if content is None:
+        raise StaleRecordError(policy.path)
     action = Action.CREATE if state is None else Action.UPDATE
-    return Change(action, policy.path, policy.id, reason, content)
+    return Change(action, policy.path, policy.id, reason, content, policy.input)
 
 
 def _kustomizations(

@@ -13,7 +13,7 @@ from reconciler.reconcile.plan import Action, Plan
 from reconciler.scrub import printable
 
 if TYPE_CHECKING:
-    from reconciler.desired.policy import Rejection
+    from reconciler.desired.record import Rejection
     from reconciler.reconcile.description import Proposal
 
 

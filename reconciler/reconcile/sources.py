@@ -18,16 +18,22 @@ from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
     from reconciler.controlplane.endpoint import Access
+    from reconciler.desired.record import Admit
     from reconciler.desired.state import DesiredState, Source
 
 
 def read_state(
-    url: str, *, region: str | None, limits: Limits | None = None, access: Access | None = None
+    url: str,
+    admit: Admit,
+    *,
+    region: str | None,
+    limits: Limits | None = None,
+    access: Access | None = None,
 ) -> DesiredState:
     """Open the source for ``url``, read the whole desired state once, and close it."""
     source = open_source(url, region=region, limits=limits, access=access)
     try:
-        return source.desired()
+        return source.desired(admit)
     finally:
         source.close()
 

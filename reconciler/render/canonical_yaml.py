@@ -65,15 +65,30 @@ def scalar(value: object) -> str:
     raise TypeError(msg)
 
 
+# Keys and short values repeat across policies ("matchLabels", "TCP", "k8s-app"): each is
+# judged once. Bounded, so odd input cannot grow it without end; a pure function's cache, so
+# what it holds never changes an output.
+_WRITTEN: dict[str, str] = {}
+_WRITTEN_MAX = 1 << 16
+_WRITTEN_LONGEST = 64
+
+
 def _string(value: str) -> str:
+    written = _WRITTEN.get(value)
+    if written is not None:
+        return written
     if (
         _PLAIN.fullmatch(value)
         and value.lower() not in RESERVED
         and not value.endswith(":")
         and ": " not in value
     ):
-        return value
-    return '"' + _NEEDS_ESCAPE.sub(_escape, value) + '"'
+        written = value
+    else:
+        written = '"' + _NEEDS_ESCAPE.sub(_escape, value) + '"'
+    if len(value) <= _WRITTEN_LONGEST and len(_WRITTEN) < _WRITTEN_MAX:
+        _WRITTEN[value] = written
+    return written
 
 
 def _float(value: float) -> str:
@@ -106,7 +121,10 @@ def _mapping(node: Mapping[str, object], indent: str, lines: list[str]) -> None:
 
 def _entry(prefix: str, value: object, indent: str, lines: list[str]) -> None:
     """Write ``prefix`` (``key:`` or ``- key:``) followed by ``value``."""
-    if isinstance(value, Mapping):
+    if isinstance(value, str):  # the common case first
+        lines.append(f"{prefix} {_string(value)}")
+    # A check against dict first: against the Mapping ABC alone it costs several times more.
+    elif isinstance(value, dict) or isinstance(value, Mapping):  # noqa: SIM101
         if value:
             lines.append(prefix)
             _mapping(value, indent + "  ", lines)
@@ -125,7 +143,7 @@ def _entry(prefix: str, value: object, indent: str, lines: list[str]) -> None:
 def _sequence(items: Sequence[object], indent: str, lines: list[str]) -> None:
     """Write a block sequence at ``indent`` (not indented under its key, as kubectl does)."""
     for item in items:
-        if isinstance(item, Mapping) and item:
+        if (isinstance(item, dict) or isinstance(item, Mapping)) and item:  # noqa: SIM101
             first = True
             for key, value in item.items():
                 lead = f"{indent}- " if first else f"{indent}  "

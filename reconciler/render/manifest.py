@@ -25,6 +25,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from reconciler import __version__
 from reconciler.desired.limits import KUBERNETES_OBJECT_BYTES
 from reconciler.desired.names import (
     API_VERSION,
@@ -34,6 +35,7 @@ from reconciler.desired.names import (
     MANAGED_BY_VALUE,
     VERSION_ANNOTATION,
 )
+from reconciler.desired.record import Record
 from reconciler.render import canonical_yaml
 
 if TYPE_CHECKING:
@@ -51,6 +53,11 @@ CHECKSUM_LINE = re.compile(rb"^# cilium-gitops-checksum: sha256:([0-9a-f]{64})\n
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def header_digest(header: str) -> str:
+    """The fingerprint of a file's header comment, as records and tree snapshots hold it."""
+    return _sha256(header.encode())
 
 
 def file_checksum(without_checksum_line: bytes) -> str:
@@ -98,6 +105,30 @@ class Renderer:
             built = self._manifest(policy) if manifest is None else manifest
             cached = policy.memo[_DIGEST_KEY] = self._digest(built)
         return cached
+
+    @property
+    def identity(self) -> bytes:
+        """What, besides a policy, shapes its file: the format, the header template, the tool.
+
+        An admission salts input digests with it, so a file rendered by another version of the
+        tool or with another header is never taken for what this renderer would write.
+        """
+        return "\0".join(
+            (__version__, str(FORMAT), self._templates.header.template, str(self.max_bytes))
+        ).encode()
+
+    def record(self, policy: DesiredPolicy, input_digest: str | None = None) -> Record:
+        """The policy as the planner keeps it: path, fingerprints and the rendered file."""
+        body = self.document(policy)
+        return Record(
+            policy.id,
+            policy.path,
+            policy.version,
+            self.digest(policy),
+            header_digest(self.header(policy)),
+            input_digest,
+            body,
+        )
 
     def document(self, policy: DesiredPolicy) -> bytes:
         """The whole file: header, checksum line, YAML document."""

@@ -39,6 +39,8 @@ from reconciler.errors import (
 )
 from reconciler.gitops.log import read_cursor
 from reconciler.reconcile.passes import PassCache, PassOptions, SyncResult, reconcile
+from reconciler.render.admission import Admission
+from reconciler.render.manifest import Renderer
 from reconciler.service.breaker import CircuitBreaker
 from reconciler.service.health import Metrics
 from reconciler.service.stalls import Stalls
@@ -47,7 +49,7 @@ from reconciler.service.watching import RESYNC, Cursor, Watcher, WatchSource, Wa
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from reconciler.desired.policy import Rejection
+    from reconciler.desired.record import Rejection
     from reconciler.gitops import Workspace
     from reconciler.render.templates import Templates
     from reconciler.service.run_settings import RunSettings
@@ -138,6 +140,10 @@ class Controller:
         self._queue: queue.Queue[Event | str | Exception | WatchStall] = queue.Queue()
         self.stalls = Stalls(self.metrics)
         self._cache = PassCache()
+        self._renderer = Renderer(templates, max_bytes=options.limits.policy_bytes)
+        # Events are admitted with packed bodies: the held set keeps 100,000 files in a few
+        # tens of MiB.
+        self._admit = Admission(self._renderer, pack=True)
         self._held: DesiredSet | None = None
         self._pending = False  # held changes not yet pushed (a pass failed)
         self._retry_at = 0.0  # when a failed pass may be tried again
@@ -195,7 +201,9 @@ class Controller:
     def _resync(self) -> bool:
         """List and reconcile the whole set; False when the control plane could not be read."""
         try:
-            state = self.source.desired()
+            held = self._held.by_input() if self._held is not None else None
+            # What the set already holds at the same version and bytes is reused, not admitted.
+            state = self.source.desired(Admission(self._renderer, held=held, pack=True))
         except SourceUnavailableError as exc:
             log.warning("resync: control plane unavailable, repository left as it is: %s", exc)
             return False
@@ -248,7 +256,7 @@ class Controller:
             except queue.Empty:
                 if ahead and self.clock() < deadline:
                     resting = True
-                    validated = validate_ahead(batch, validated, _VALIDATE_AHEAD)
+                    validated = validate_ahead(batch, validated, _VALIDATE_AHEAD, self._admit)
                     timeout = max(0.0, deadline - self.clock())
                     continue
                 break
@@ -276,7 +284,7 @@ class Controller:
         if self._held is None:
             return
         self.metrics.events.inc(len(batch))
-        taken = coalesce(batch)
+        taken = coalesce(batch, self._admit)
         changed = [self._held.apply(event) for event in taken]
         rejected = [e for e in taken if isinstance(e, Applied) and e.policy is None]
         self.metrics.rejected.inc(len(rejected))
@@ -287,7 +295,9 @@ class Controller:
             # a remote that moved rejects the push and the pass is redone after a fetch. The
             # share limit is the resync's: deletes the control plane sent one by one pass; an
             # empty state is refused all the same.
-            options = dataclasses.replace(self.options, fetch=False, max_delete_share=None)
+            options = dataclasses.replace(
+                self.options, fetch=False, max_delete_share=None, save_tree_cache=False
+            )
             self._pass(options, f"{len(batch)} event(s)")
 
     def _pass(self, options: PassOptions, why: str) -> SyncResult | None:

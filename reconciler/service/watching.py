@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from reconciler.desired.events import Event
+    from reconciler.desired.record import Admit
     from reconciler.desired.state import DesiredState
     from reconciler.service.breaker import CircuitBreaker
     from reconciler.service.health import Metrics
@@ -36,8 +37,8 @@ RESYNC = "resync"
 class WatchSource(Protocol):
     """A control plane that can list the whole set and stream changes."""
 
-    def desired(self) -> DesiredState:
-        """The complete desired set."""
+    def desired(self, admit: Admit) -> DesiredState:
+        """The complete desired set, each policy admitted through ``admit``."""
         ...
 
     def watch(self, cursor: int) -> Iterator[Event]:

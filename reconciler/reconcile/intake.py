@@ -1,0 +1,95 @@
+"""The desired state of one pass: read once, before git, and again only where the tree moved.
+
+Sits at the start of ``passes.reconcile``. A pass over an unchanged desired state of 100,000
+policies should cost reading the file, not validating and rendering every entry: the admission
+knows the inputs the tree cache (``render.tree_cache``) says intact files were planned against,
+and such entries become records without bodies (``desired.record``). That knowledge comes from
+the workdir as the last pass left it; each attempt checks it against the tree it plans with.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reconciler.desired.state import DesiredState
+from reconciler.gitops import tree_cache_file
+from reconciler.render.admission import Admission
+from reconciler.render.manifest import Renderer
+from reconciler.render.tree_cache import TreeCache
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+
+    from reconciler.desired.limits import Limits
+    from reconciler.desired.record import Admit
+    from reconciler.render.templates import Templates
+    from reconciler.render.tree import FileState, TreeSnapshot
+
+    # Reads the whole desired state, each policy admitted through the pass's ``Admit``.
+    Reader = Callable[[Admit], DesiredState]
+
+
+class Reading:
+    """The desired state of one pass, read once, and again only where the tree moved on.
+
+    A ``Reader`` is called with an admission that knows the inputs the tree cache says intact
+    files were planned against, so those entries are not validated or rendered. Each attempt
+    checks the skipped entries against the tree it plans with (``for_tree``): one whose file is
+    not the one planned against its input (another writer changed it since) is read again,
+    with its input no longer known.
+    """
+
+    def __init__(
+        self, desired: DesiredState | Reader, renderer: Renderer, blobs: TreeCache
+    ) -> None:
+        """Read ``desired`` now (a state already admitted is taken as it is)."""
+        self._renderer = renderer
+        self.blobs = blobs
+        if isinstance(desired, DesiredState):
+            self._reader: Reader | None = None
+            self._known: dict[str, FileState] = {}
+            self.state = desired
+            return
+        self._reader = desired
+        self._known = {
+            s.input: s for s in blobs.states() if s.input is not None and s.managed and s.intact
+        }
+        self.state = desired(Admission(renderer, tree=self._known))
+
+    def for_tree(self, tree: TreeSnapshot) -> DesiredState:
+        """The state, with every skipped entry true of ``tree``."""
+        if self._reader is None or not self._known:
+            return self.state
+        files = tree.files
+        stale = {
+            record.input
+            for record in self.state.policies
+            if record.body is None and _input_at(files, record.path) != record.input
+        }
+        if stale:
+            self._known = {k: v for k, v in self._known.items() if k not in stale}
+            self.state = self._reader(Admission(self._renderer, tree=self._known))
+        return self.state
+
+    def again(self) -> DesiredState:
+        """Read everything again, skipping nothing."""
+        if self._reader is not None:
+            self._known = {}
+            self.state = self._reader(Admission(self._renderer))
+        return self.state
+
+
+def _input_at(files: Mapping[str, FileState], path: str) -> str | None:
+    state = files.get(path)
+    return state.input if state is not None and state.intact else None
+
+
+def read_first(reader: Reader, templates: Templates, *, limits: Limits, workdir: Path) -> Reading:
+    """Read the desired state for a pass in ``workdir`` before its workspace is opened.
+
+    For a command that must fail on a source it cannot read (a wrong token, a missing file)
+    before it creates or touches a workdir; pass the result to ``passes.reconcile``.
+    """
+    renderer = Renderer(templates, max_bytes=limits.policy_bytes)
+    return Reading(reader, renderer, TreeCache.load(tree_cache_file(workdir)))
