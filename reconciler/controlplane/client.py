@@ -30,7 +30,7 @@ from reconciler.desired.limits import InputLimitError, Limits
 from reconciler.desired.names import CLUSTER_FOLDER
 from reconciler.desired.policy import DesiredPolicy, PolicyKind, parse_policy
 from reconciler.desired.reading import parse_json
-from reconciler.desired.record import Rejection, input_digest, many_policies
+from reconciler.desired.record import Rejection, many_policies
 from reconciler.desired.state import DesiredState, Intake
 from reconciler.errors import ConfigError, CursorExpiredError, SourceUnavailableError
 
@@ -141,12 +141,12 @@ class GrpcSource(Closing):
                         )
                         raise InputLimitError(msg)
                     highest = max(highest, state.version)
-                    source = message_digest(state)
-                    known = admit.known(source, state.version, *_names(state))
+                    key = message_key(state, admit)
+                    known = admit.known(key, state.version, *_names(state))
                     if known is not None:
                         intake.add(known)
                     else:
-                        intake.policy(policy_from_state(state, limits=self.limits), source)
+                        intake.policy(policy_from_state(state, limits=self.limits), key)
         except grpc.RpcError as exc:
             if (
                 not count
@@ -188,7 +188,8 @@ class GrpcSource(Closing):
                 if isinstance(exc, grpc.Call) and exc.code() is grpc.StatusCode.NOT_FOUND:
                     continue  # removed: its file goes
                 raise _translate(exc, f"getting policy {policy_id}") from None
-            intake.policy(policy_from_state(state, limits=self.limits), message_digest(state))
+            key = message_key(state, admit)
+            intake.policy(policy_from_state(state, limits=self.limits), key)
         return intake.state(history.version)
 
     def _replay(self) -> Iterator[Event]:
@@ -256,7 +257,7 @@ def _applied(
 ) -> Applied:
     parsed = policy_from_state(state, limits=limits)
     if isinstance(parsed, DesiredPolicy):
-        admitted = admit(parsed, message_digest(state))
+        admitted = admit(parsed, message_key(state, admit))
         if isinstance(admitted, Rejection):
             return Applied(state.version, policy_id, None, (admitted,))
         return Applied(state.version, policy_id, admitted)
@@ -270,14 +271,14 @@ def _names(state: pb.CiliumNetworkPolicyState) -> tuple[str, str]:
     return apply.cilium_network_policy_id, f"{folder}/{apply.k8s_name}.yaml"
 
 
-def message_digest(state: pb.CiliumNetworkPolicyState) -> str:
-    """The digest of an apply message's input: what its policy is rendered from.
+def message_key(state: pb.CiliumNetworkPolicyState, admit: Admit) -> str:
+    """The input key of an apply message: what its policy is rendered from.
 
     The version is part of it: a held record is reused only at the version it was made at,
     so its file's version annotation is the one the control plane lists.
     """
     apply = state.apply
-    return input_digest(
+    return admit.key(
         b"grpc",
         apply.cilium_network_policy_id.encode(),
         apply.k8s_namespace.encode(),

@@ -270,32 +270,30 @@ def stream_json_object(text: str, *, where: str, stream: str) -> Iterator[JsonMe
     """A JSON object's members, read one at a time.
 
     The list under the key ``stream`` comes as a member holding an empty list, then one
-    member per element (``item=True``, its own value and exact text), so a desired-state file of
+    member per element (``item=True``, its value and exact text), so a desired-state file of
     100,000 policies is never held as one tree of values: each entry is parsed, handed on, and
-    dropped, and its text is there to digest. Other members come whole. As strict as
-    ``parse_json``: duplicate keys (at the top too), ``NaN``, lone surrogates and trailing text
-    are refused; so is a ``stream`` value that is not a list.
+    dropped, and its text is there to digest. Other members come whole. The object itself is
+    read as strictly as ``parse_json`` (duplicate keys, trailing text refused; a ``stream``
+    value that is not a list too).
+
+    An item's value is read leniently (json's C scanner alone: a duplicate key, ``NaN`` or a
+    lone surrogate passes), at a third of the cost: a caller that acts on an item reads it with
+    ``parse_json(member.text)``, unless it knows that exact text was read strictly before.
     """
-    decoder = json.JSONDecoder(object_pairs_hook=_unique, parse_constant=_constant)
-    scan_once: _Scan = decoder.scan_once  # type: ignore[attr-defined]
-
-    def scan(text: str, at: int) -> tuple[object, int]:
-        # scan_once says "no value here" with StopIteration, which a generator must not raise.
-        try:
-            return scan_once(text, at)
-        except StopIteration:
-            raise json.JSONDecodeError("Expecting value", text, at) from None
-
+    strict = json.JSONDecoder(object_pairs_hook=_unique, parse_constant=_constant)
+    scan: _Scan = strict.scan_once  # type: ignore[attr-defined]
+    lenient: _Scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
     with _json_errors(where):
-        at = yield from _members(text, scan, stream=stream, where=where)
+        at = yield from _members(text, (scan, lenient), stream=stream, where=where)
         if _skip(text, at) != len(text):
             raise json.JSONDecodeError("Extra data", text, _skip(text, at))
 
 
 def _members(
-    text: str, scan: _Scan, *, stream: str, where: str
+    text: str, scans: tuple[_Scan, _Scan], *, stream: str, where: str
 ) -> Generator[JsonMember, None, int]:
     """The top-level object's members; returns where the object ends."""
+    scan, lenient = scans
     at = _skip(text, _expect(text, _skip(text, 0), "{"))
     if text.startswith("}", at):
         return at + 1
@@ -309,9 +307,9 @@ def _members(
         if key == stream:
             _check_list(text, at, scan, stream=stream, where=where)
             yield JsonMember(key, [], "[]")
-            at = yield from _stream_list(text, at + 1, scan, stream=stream, where=where)
+            at = yield from _stream_list(text, at + 1, lenient, stream=stream)
         else:
-            value, end = scan(text, at)
+            value, end = _scan_at(scan, text, at)
             _no_surrogates(value, text[at:end], where)
             yield JsonMember(key, value, text[at:end])
             at = end
@@ -321,27 +319,37 @@ def _members(
         at = _skip(text, at + 1)
 
 
+def _scan_at(scan: _Scan, text: str, at: int) -> tuple[object, int]:
+    # scan_once says "no value here" with StopIteration, which a generator must not raise.
+    try:
+        return scan(text, at)
+    except StopIteration:
+        raise json.JSONDecodeError("Expecting value", text, at) from None
+
+
 def _check_list(text: str, at: int, scan: _Scan, *, stream: str, where: str) -> None:
     if not text.startswith("[", at):
-        value, _ = scan(text, at)
+        value, _ = _scan_at(scan, text, at)
         msg = f"{where}: {stream!r} must be a list, got {type(value).__name__}"
         raise ConfigError(msg)
 
 
 def _stream_list(
-    text: str, at: int, scan: _Scan, *, stream: str, where: str
+    text: str, at: int, scan: _Scan, *, stream: str
 ) -> Generator[JsonMember, None, int]:
+    space = _JSON_SPACE.match
     at = _skip(text, at)
     if text.startswith("]", at):
         return at + 1
     while True:
-        item, end = scan(text, at)
-        raw = text[at:end]
-        _no_surrogates(item, raw, where)
-        yield JsonMember(stream, item, raw, item=True)
-        at = _skip(text, end)
+        try:
+            item, end = scan(text, at)
+        except StopIteration:
+            raise json.JSONDecodeError("Expecting value", text, at) from None
+        yield JsonMember(stream, item, text[at:end], item=True)
+        at = space(text, end).end()  # type: ignore[union-attr]  # '*' always matches
         if text.startswith(",", at):
-            at = _skip(text, at + 1)
+            at = space(text, at + 1).end()  # type: ignore[union-attr]
             continue
         return _expect(text, at, "]")
 
@@ -362,7 +370,7 @@ def _key(text: str, at: int, scan: _Scan, where: str) -> tuple[str, int]:
     if not text.startswith('"', at):
         msg = "Expecting property name enclosed in double quotes"
         raise json.JSONDecodeError(msg, text, at)
-    key, end = scan(text, at)
+    key, end = _scan_at(scan, text, at)
     _no_surrogates(key, text[at:end], where)
     assert isinstance(key, str)  # noqa: S101 - a JSON string scans to a str
     return key, end

@@ -18,7 +18,6 @@ zlib-compressed (``packed``): a third of the size, and a file to restore is alwa
 from __future__ import annotations
 
 import gc
-import hashlib
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,31 +115,23 @@ class Record:
         return None if folder == CLUSTER_FOLDER else folder
 
 
-def input_digest(*parts: bytes) -> str:
-    """A source's digest of one policy's input: the parts, each length-prefixed, hashed.
-
-    Length prefixes keep ("ab", "c") and ("a", "bc") apart. The admission salts it with what
-    else shapes the output (``render.admission``); sources only say what they read.
-    """
-    hashed = hashlib.sha256()
-    for part in parts:
-        hashed.update(len(part).to_bytes(8, "big"))
-        hashed.update(part)
-    return hashed.hexdigest()
-
-
 class Admit(Protocol):
     """Validated policy -> ``Record``: what every source calls for each policy it reads.
 
-    ``source`` is the digest of the policy's input as its source read it (``input_digest``),
-    before salting; None when there is no input to key on.
+    ``key`` is the digest of a policy's input as its source read it (its exact bytes, and what
+    else the source says shapes it), salted with what shapes the output: two inputs with the
+    same key render the same file.
     """
 
-    def __call__(self, policy: DesiredPolicy, source: str | None) -> Record | Rejection:
+    def key(self, *parts: bytes) -> str:
+        """The input key of ``parts`` (each one length-prefixed, so no two lists collide)."""
+        ...
+
+    def __call__(self, policy: DesiredPolicy, key: str | None) -> Record | Rejection:
         """Render ``policy``; a ``Rejection`` when its file would be over the size limit."""
         ...
 
-    def known(self, source: str, version: int, policy_id: str, path: str) -> Record | None:
+    def known(self, key: str, version: int, policy_id: str, path: str) -> Record | None:
         """The record for an input already rendered (skip validating it), if known.
 
         ``policy_id`` and ``path`` are what the input says, read without validating it: a

@@ -32,8 +32,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from reconciler.desired.limits import InputLimitError, Limits
 from reconciler.desired.names import CLUSTER_FOLDER
-from reconciler.desired.reading import decode, parse_yaml, read_bytes, stream_json_object
-from reconciler.desired.record import Rejection, input_digest, many_policies
+from reconciler.desired.reading import (
+    decode,
+    parse_json,
+    parse_yaml,
+    read_bytes,
+    stream_json_object,
+)
+from reconciler.desired.record import Rejection, many_policies
 from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -86,6 +92,7 @@ class Intake:
         self.region = region
         self.limits = limits or Limits()
         self.where = where
+        self._region = (region or "").encode()  # part of every key: a filter shapes the state
         self.records: list[Record] = []
         self.rejections: list[Rejection] = []
         self.entries = 0
@@ -96,47 +103,70 @@ class Intake:
         """Whether more entries were read than the limit allows (the state will be refused)."""
         return self.entries > self.limits.policies
 
-    def entry(self, entry: object, index: int, source: str | None) -> None:
-        """Admit one raw entry of a file; ``source`` is the digest of its exact input.
+    def item(self, lenient: object, text: str, index: int) -> None:
+        """Admit one entry of a JSON file: its exact ``text``, and its value read leniently.
 
-        Past the limit, entries are only counted, so the refusal can say how many there are.
+        An entry whose exact text was admitted before (``Admit.known``) is taken as it was;
+        any other is read strictly (``reading.parse_json``), validated and rendered.
         """
         self.entries += 1
-        if self.over:
+        if self.entries > self.limits.policies:
+            self.records.clear()  # past the limit, entries are only counted
+            return
+        key = self.admit.key(b"json", self._region, text.encode())
+        if type(lenient) is dict:
+            known = self._known(lenient, key)
+            if known is not None:
+                self.records.append(known)
+                self.highest = max(self.highest, known.version)
+                return
+        self._admit(parse_json(text, where=f"{self.where}: policies[{index}]"), index, key)
+
+    def entry(self, entry: object, index: int, key: str | None) -> None:
+        """Admit one raw entry already read strictly; ``key`` is its input key, if any."""
+        self.entries += 1
+        if self.entries > self.limits.policies:
             self.records.clear()
             return
+        if key is not None and isinstance(entry, Mapping):
+            known = self._known(entry, key)
+            if known is not None:
+                self.add(known)
+                return
+        self._admit(entry, index, key)
+
+    def _admit(self, entry: object, index: int, key: str | None) -> None:
         if self.region is not None and isinstance(entry, Mapping):
             entry_region = entry.get("region")
             # Only a well-formed other region is skipped; anything else is validated, and
             # rejected by its id, rather than silently left out.
             if isinstance(entry_region, str) and entry_region != self.region:
                 return
-        if source is not None and isinstance(entry, Mapping):
-            known = self._known(entry, source)
-            if known is not None:
-                self.add(known)
-                return
         # Imported when first needed: a pass whose entries are all known never loads the
         # models (pydantic and the CiliumNetworkPolicy schema: a tenth of a second).
         from reconciler.desired.policy import parse_policy  # noqa: PLC0415
 
-        self.policy(parse_policy(entry, position=f"policies[{index}]"), source)
+        self.policy(parse_policy(entry, position=f"policies[{index}]"), key)
 
-    def _known(self, entry: Mapping[str, object], source: str) -> Record | None:
+    def _known(self, entry: Mapping[str, object], key: str) -> Record | None:
         """The record of an entry admitted before, by what it says without validating it."""
         version = entry.get("version", 0)
         policy_id = entry.get("id")
-        path = path_of(entry)
-        if type(version) is not int or version < 0 or not isinstance(policy_id, str) or not path:
+        name, namespace = entry.get("name"), entry.get("namespace")
+        if type(name) is str and type(namespace) is str:
+            path: str | None = f"{namespace}/{name}.yaml"
+        else:
+            path = path_of(entry)
+        if type(version) is not int or version < 0 or type(policy_id) is not str or not path:
             return None
-        return self.admit.known(source, version, policy_id, path)
+        return self.admit.known(key, version, policy_id, path)
 
-    def policy(self, parsed: DesiredPolicy | list[Rejection], source: str | None) -> None:
+    def policy(self, parsed: DesiredPolicy | list[Rejection], key: str | None) -> None:
         """Admit one validated policy (or record why it is not one)."""
         if isinstance(parsed, list):
             self.rejections.extend(parsed)
             return
-        admitted = self.admit(parsed, source)
+        admitted = self.admit(parsed, key)
         if isinstance(admitted, Rejection):
             self.rejections.append(admitted)
         else:
@@ -200,17 +230,18 @@ def build_state(  # noqa: PLR0913 - the entries, how to admit them, and the stat
     intake = Intake(admit, region=region, limits=limits, where=where)
     with many_policies():
         for index, entry in enumerate(entries):
-            intake.entry(entry, index, _canonical_digest(entry))
+            intake.entry(entry, index, _canonical_key(entry, admit, region))
     return intake.state(version)
 
 
-def _canonical_digest(entry: object) -> str | None:
-    """The digest of an entry read from YAML: of its canonical JSON form."""
+def _canonical_key(entry: object, admit: Admit, region: str | None) -> str | None:
+    """The input key of an entry read from YAML: of its canonical JSON form."""
     try:
         text = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError):
         return None  # not JSON-shaped: it is validated (and rejected) every time
-    return input_digest(b"yaml", text.encode("utf-8", errors="surrogatepass"))
+    canonical = text.encode("utf-8", errors="surrogatepass")
+    return admit.key(b"yaml", (region or "").encode(), canonical)
 
 
 class FileSource:
@@ -241,7 +272,7 @@ class FileSource:
         with many_policies():
             for member in stream_json_object(text, where=where, stream="policies"):
                 if member.item:
-                    intake.entry(member.value, index, input_digest(b"json", member.text.encode()))
+                    intake.item(member.value, member.text, index)
                     index += 1
                 else:
                     fields[member.key] = member.value

@@ -8,12 +8,17 @@ fresh clone starts without it.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from reconciler.gitops.workspace import Workspace
+
+
+# "<mode> <type> <object>\t<path>\0", as ``git ls-tree -z`` writes each entry.
+_ENTRY = re.compile(r"([0-7]{6}) [a-z]+ ([0-9a-f]+)\t([^\0]*)\0")
 
 
 def list_tree(workspace: Workspace, root: Path) -> dict[str, tuple[str, str]]:
@@ -24,14 +29,13 @@ def list_tree(workspace: Workspace, root: Path) -> dict[str, tuple[str, str]]:
     relative = root.relative_to(workspace.path).as_posix()
     output = workspace.run("ls-tree", "-r", "-z", "--full-tree", "HEAD", "--", relative)
     prefix = relative + "/"
-    found: dict[str, tuple[str, str]] = {}
-    for line in output.split("\0"):
-        meta, tab, path = line.partition("\t")
-        if not tab or not path.startswith(prefix):
-            continue
-        mode, _, rest = meta.partition(" ")
-        found[path[len(prefix) :]] = (mode, rest.rpartition(" ")[2])
-    return found
+    cut = len(prefix)
+    # One pass of a compiled pattern over the whole listing, not a split per line.
+    return {
+        path[cut:]: (mode, blob)
+        for mode, blob, path in _ENTRY.findall(output + "\0")
+        if path.startswith(prefix)
+    }
 
 
 def tree_cache_file(workdir: Path) -> Path:

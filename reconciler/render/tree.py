@@ -35,6 +35,7 @@ from reconciler.desired.names import (
 )
 from reconciler.errors import UnsafePathError
 from reconciler.render import canonical_yaml
+from reconciler.render.canonical_yaml import RESERVED
 from reconciler.render.manifest import CHECKSUM_LINE, file_checksum
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ _RESOURCE_SUFFIXES = (".yaml", ".yml", ".json")
 # Names YAML 1.1 and 1.2 both read as plain strings: a letter or '_' first (a digit could start a
 # number, a date or a time), then letters, digits, '_', '.' and '-'.
 _PLAIN_RESOURCE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_PLAIN_LIST = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*(?:\n[A-Za-z_][A-Za-z0-9_.-]*)*")
 _MANAGED_LABEL = re.compile(
     rb"^ +" + re.escape(f"{MANAGED_BY_LABEL}: {MANAGED_BY_VALUE}".encode()) + rb"$",
     re.MULTILINE,
@@ -109,7 +111,14 @@ def kustomization(resources: list[str]) -> bytes:
     ]
     if resources:
         lines.append("resources:")
-        lines.extend(f"- {_resource(name)}" for name in sorted(resources))
+        names = sorted(resources)
+        joined = "\n".join(names)
+        # One check for the whole list (a folder of 1,000 files is the common case): every
+        # name plain, none a YAML 1.1 word.
+        if _PLAIN_LIST.fullmatch(joined) and RESERVED.isdisjoint(map(str.lower, names)):
+            lines.append("- " + joined.replace("\n", "\n- "))
+        else:
+            lines.extend(f"- {_resource(name)}" for name in names)
     else:
         # An empty list still builds; Flux needs the path to exist, or it prunes nothing.
         lines.append("resources: []")
@@ -123,7 +132,7 @@ def _resource(name: str) -> str:
     the tree is listed as that one name, never read as YAML; a folder "2024-01-01" or "on" is not
     read as a date or a boolean by YAML 1.1 (kustomize's reader).
     """
-    if _PLAIN_RESOURCE.fullmatch(name) and name.lower() not in canonical_yaml.RESERVED:
+    if _PLAIN_RESOURCE.fullmatch(name) and name.lower() not in RESERVED:
         return name
     return canonical_yaml.scalar(name)
 

@@ -64,7 +64,7 @@ class Status:
         """Read from ``metrics``; ``ready`` is set after the first successful pass."""
         self._metrics = metrics
         self.ready = threading.Event()
-        self.resyncs = 0  # attempts that got a listing; not a metric
+        self.resyncs = 0  # attempts that got a listing (in /status; not a metric)
 
     def _sample(self, name: str) -> float:
         return self._metrics.registry.get_sample_value(name) or 0.0
@@ -390,6 +390,7 @@ class Controller:
         return {
             "version": self.status.version,
             "ready": self.status.ready.is_set(),
+            "resyncs": self.status.resyncs,
             "policies": len(held.policies) if held is not None else 0,
             "pending_push": self._pending,
             "deletion_guard_tripped": self.status.guard_tripped,

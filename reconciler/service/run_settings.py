@@ -19,7 +19,9 @@ class RunSettings:
     # A batch stays open while events keep coming (each one extends it by the window), so a
     # burst becomes one commit; this caps how long a steady trickle can hold a batch open.
     max_batch_wait: float = 10.0
-    max_batch: int = 10_000
+    # Held events are small (a wire message, or a packed record once admitted): a burst of
+    # 100,000 is one batch, one commit.
+    max_batch: int = 250_000
     resync_interval: float = 300.0
     resync_jitter: float = 0.1  # share of the interval, either way, so replicas spread out
     retry_delay: float = 5.0  # after a failed pass (remote or control plane down)
