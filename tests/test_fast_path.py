@@ -26,6 +26,7 @@ from reconciler.errors import ConfigError
 from reconciler.gitops import GitSettings, Workspace, init_bare, tree_cache_file
 from reconciler.reconcile.passes import PassOptions, SyncResult, reconcile
 from reconciler.render.templates import Templates, load_templates
+from reconciler.render.tree import FileState
 from reconciler.render.tree_cache import TreeCache
 
 if TYPE_CHECKING:
@@ -319,20 +320,24 @@ def test_a_broken_file_is_refused_naming_what_is_wrong(text: str, why: str) -> N
         list(stream_json_object(text, where="f", stream="policies"))
 
 
+@pytest.mark.parametrize("knowing", [False, True], ids=["cold", "with a cache"])
 @pytest.mark.parametrize(
     ("entry_text", "why"),
     [
-        ('{"id": "a", "id": "b"}', "policies\\[1\\]: invalid JSON: duplicate key 'id'"),
-        ('{"id": "a", "version": NaN}', "policies\\[1\\]: invalid JSON: NaN is not JSON"),
-        ('{"id": "\\ud800"}', "policies\\[1\\]: a string holds a lone UTF-16 surrogate"),
+        ('{"id": "a", "id": "b"}', "invalid JSON: duplicate key 'id'"),
+        ('{"id": "a", "version": NaN}', "invalid JSON: NaN is not JSON"),
+        ('{"id": "\\ud800"}', "a string holds a lone UTF-16 surrogate"),
     ],
 )
 def test_an_entry_that_is_not_strict_json_refuses_the_file(
-    entry_text: str, why: str, tmp_path: Path
+    entry_text: str, why: str, knowing: bool, tmp_path: Path
 ) -> None:
-    """Entries are read leniently to be digested, then strictly before anything acts on them."""
+    """Read strictly at once when nothing can be known; else leniently, then strictly."""
     good = json.dumps(entry("shop", "web"))
     path = tmp_path / "desired.json"
     path.write_text(f'{{"policies": [{good}, {entry_text}]}}')
+    known = {"0" * 64: FileState("x/y.yaml", managed=True)} if knowing else None
+    admit = admission(tree=known)
+    assert admit.knows is knowing
     with pytest.raises(ConfigError, match=why):
-        FileSource(path).desired(admission())
+        FileSource(path).desired(admit)

@@ -266,7 +266,9 @@ class JsonMember(NamedTuple):
     item: bool = False  # one element of the streamed list, not a member of its own
 
 
-def stream_json_object(text: str, *, where: str, stream: str) -> Iterator[JsonMember]:
+def stream_json_object(
+    text: str, *, where: str, stream: str, lenient: bool = True
+) -> Iterator[JsonMember]:
     """A JSON object's members, read one at a time.
 
     The list under the key ``stream`` comes as a member holding an empty list, then one
@@ -276,24 +278,27 @@ def stream_json_object(text: str, *, where: str, stream: str) -> Iterator[JsonMe
     read as strictly as ``parse_json`` (duplicate keys, trailing text refused; a ``stream``
     value that is not a list too).
 
-    An item's value is read leniently (json's C scanner alone: a duplicate key, ``NaN`` or a
-    lone surrogate passes), at a third of the cost: a caller that acts on an item reads it with
-    ``parse_json(member.text)``, unless it knows that exact text was read strictly before.
+    With ``lenient``, an item's value is read leniently (json's C scanner alone: a duplicate
+    key, ``NaN`` or a lone surrogate passes), at a third of the cost: a caller that acts on an
+    item reads it with ``parse_json(member.text)``, unless it knows that exact text was read
+    strictly before. Without, items are read as strictly as the rest.
     """
     strict = json.JSONDecoder(object_pairs_hook=_unique, parse_constant=_constant)
     scan: _Scan = strict.scan_once  # type: ignore[attr-defined]
-    lenient: _Scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+    items: _Scan = json.JSONDecoder().scan_once if lenient else scan  # type: ignore[attr-defined]
     with _json_errors(where):
-        at = yield from _members(text, (scan, lenient), stream=stream, where=where)
+        at = yield from _members(
+            text, (scan, items), stream=stream, where=where, strict=not lenient
+        )
         if _skip(text, at) != len(text):
             raise json.JSONDecodeError("Extra data", text, _skip(text, at))
 
 
 def _members(
-    text: str, scans: tuple[_Scan, _Scan], *, stream: str, where: str
+    text: str, scans: tuple[_Scan, _Scan], *, stream: str, where: str, strict: bool
 ) -> Generator[JsonMember, None, int]:
     """The top-level object's members; returns where the object ends."""
-    scan, lenient = scans
+    scan, items = scans
     at = _skip(text, _expect(text, _skip(text, 0), "{"))
     if text.startswith("}", at):
         return at + 1
@@ -307,7 +312,9 @@ def _members(
         if key == stream:
             _check_list(text, at, scan, stream=stream, where=where)
             yield JsonMember(key, [], "[]")
-            at = yield from _stream_list(text, at + 1, lenient, stream=stream)
+            at = yield from _stream_list(
+                text, at + 1, items, stream=stream, where=where if strict else None
+            )
         else:
             value, end = _scan_at(scan, text, at)
             _no_surrogates(value, text[at:end], where)
@@ -335,8 +342,9 @@ def _check_list(text: str, at: int, scan: _Scan, *, stream: str, where: str) -> 
 
 
 def _stream_list(
-    text: str, at: int, scan: _Scan, *, stream: str
+    text: str, at: int, scan: _Scan, *, stream: str, where: str | None
 ) -> Generator[JsonMember, None, int]:
+    """The list's items; ``where``: they are read strictly (surrogates checked here)."""
     space = _JSON_SPACE.match
     at = _skip(text, at)
     if text.startswith("]", at):
@@ -346,7 +354,10 @@ def _stream_list(
             item, end = scan(text, at)
         except StopIteration:
             raise json.JSONDecodeError("Expecting value", text, at) from None
-        yield JsonMember(stream, item, text[at:end], item=True)
+        raw = text[at:end]
+        if where is not None:
+            _no_surrogates(item, raw, where)
+        yield JsonMember(stream, item, raw, item=True)
         at = space(text, end).end()  # type: ignore[union-attr]  # '*' always matches
         if text.startswith(",", at):
             at = space(text, at + 1).end()  # type: ignore[union-attr]

@@ -103,10 +103,11 @@ class Intake:
         """Whether more entries were read than the limit allows (the state will be refused)."""
         return self.entries > self.limits.policies
 
-    def item(self, lenient: object, text: str, index: int) -> None:
-        """Admit one entry of a JSON file: its exact ``text``, and its value read leniently.
+    def item(self, value: object, text: str, index: int, *, strict: bool = False) -> None:
+        """Admit one entry of a JSON file: its exact ``text``, and its value.
 
-        An entry whose exact text was admitted before (``Admit.known``) is taken as it was;
+        The value was read leniently unless ``strict`` (``reading.stream_json_object``). An
+        entry whose exact text was admitted before (``Admit.known``) is taken as it was;
         any other is read strictly (``reading.parse_json``), validated and rendered.
         """
         self.entries += 1
@@ -114,8 +115,11 @@ class Intake:
             self.records.clear()  # past the limit, entries are only counted
             return
         key = self.admit.key(b"json", self._region, text.encode())
-        if type(lenient) is dict:
-            known = self._known(lenient, key)
+        if strict:
+            self._admit(value, index, key)
+            return
+        if type(value) is dict:
+            known = self._known(value, key)
             if known is not None:
                 self.records.append(known)
                 self.highest = max(self.highest, known.version)
@@ -270,9 +274,11 @@ class FileSource:
         fields: dict[str, object] = {}
         index = 0
         with many_policies():
-            for member in stream_json_object(text, where=where, stream="policies"):
+            # When nothing can be known, every entry is validated: read each strictly at once.
+            members = stream_json_object(text, where=where, stream="policies", lenient=admit.knows)
+            for member in members:
                 if member.item:
-                    intake.item(member.value, member.text, index)
+                    intake.item(member.value, member.text, index, strict=not admit.knows)
                     index += 1
                 else:
                     fields[member.key] = member.value

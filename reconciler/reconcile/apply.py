@@ -2,8 +2,9 @@
 
 Sits after ``plan`` and before ``gitops`` commits. It is the only module that writes policy
 files. Every path comes from the plan, which built it from validated names, and is checked again
-here anyway: relative, no ``..``, no symlink on the way, resolved inside the root. Files are
-replaced atomically, so a stop mid-way leaves whole files only.
+here anyway: relative, no ``..``, no symlink on the way, resolved inside the root. Existing files
+are replaced atomically, so a stop mid-way leaves each whole; new files are written in place
+(a cold sync writes 100,000 of them), never through anything found at their name.
 
 The checks are per folder, not per file: a cold sync writes 10,000 files into 100 folders, and
 resolving every file's full path would cost more than writing it. A symlink at the file itself
@@ -17,13 +18,17 @@ import contextlib
 import errno
 import hashlib
 import os
-from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from reconciler.desired.names import KUSTOMIZATION
 from reconciler.errors import DiskFullError, UnsafePathError
 from reconciler.reconcile.plan import Action, Plan
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 _TEMP_SUFFIX = ".cilium-gitops-tmp"
+_NOT_NAMES = frozenset({"", ".", ".."})
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 # O_NOFOLLOW: never open through a symlink someone planted at the temporary name.
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -49,10 +54,18 @@ def _apply(root: Path, plan: Plan) -> None:
     guard = _Guard(root.resolve())
     # Check every path before touching any, so a refused plan leaves the tree as it was.
     targets = {relative: guard.target(relative) for relative in written_paths(plan)}
+    made: set[Path] = set()  # folders made (or found) already: one mkdir per folder, not per file
     for change in plan.effective:
         if change.action in {Action.CREATE, Action.UPDATE}:
             assert change.content is not None  # noqa: S101 - the planner always sets it
-            _write(targets[change.path], change.content)
+            target = targets[change.path]
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            if change.action is Action.CREATE:
+                _create(target, change.content)
+            else:
+                _write(target, change.content)
         elif change.action is Action.DELETE:
             targets[change.path].unlink(missing_ok=True)
     for folder, content in plan.kustomization_writes.items():
@@ -88,18 +101,17 @@ class _Guard:
 
     def target(self, relative: str) -> Path:
         """``relative`` under the root, or ``UnsafePathError`` if it could lead outside."""
-        pure = PurePosixPath(relative)
-        if (
-            pure.is_absolute()
-            or pure.as_posix() != relative  # not normalised: "a//b", "./a"
-            or any(p in {"", ".", ".."} for p in pure.parts)
-        ):
+        parts = relative.split("/")
+        # An empty part is "/a" or "a//b" or "a/", and "." or ".." leads elsewhere: a path must
+        # be relative and normalised. String checks, not PurePosixPath: 100,000 paths a pass.
+        if "\0" in relative or any(p in _NOT_NAMES for p in parts):
             msg = (
                 f"refusing path {relative!r}: it must be relative and stay inside the managed root"
             )
             raise UnsafePathError(msg)
-        self._check_folder(relative, pure.parts[:-1])
-        return self.root.joinpath(*pure.parts)
+        if relative.rpartition("/")[0] not in self._safe_folders:
+            self._check_folder(relative, tuple(parts[:-1]))
+        return self.root / relative
 
     def _check_folder(self, relative: str, parts: tuple[str, ...]) -> None:
         for depth in range(1, len(parts) + 1):
@@ -114,6 +126,22 @@ class _Guard:
                 msg = f"refusing path {relative!r}: it resolves outside the managed root"
                 raise UnsafePathError(msg)
             self._safe_folders.add(folder)
+
+
+def _create(target: Path, content: bytes) -> None:
+    """Write a file the plan says is new, in place: nothing there to keep whole.
+
+    O_EXCL: if something is there after all (planted since the plan), this fails rather than
+    write through it. A stop mid-way leaves a partial new file, which no commit holds: the next
+    pass aligns the workdir with the commit (``gitops.workspace.update``), removing it.
+    """
+    try:
+        handle = os.open(target, _CREATE, 0o644)
+    except FileExistsError:
+        _write(target, content)  # replaced whole, as an update is
+        return
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(content)
 
 
 def _write(target: Path, content: bytes) -> None:

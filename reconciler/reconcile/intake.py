@@ -34,10 +34,10 @@ class Reading:
     """The desired state of one pass, read once, and again only where the tree moved on.
 
     A ``Reader`` is called with an admission that knows the inputs the tree cache says intact
-    files were planned against, so those entries are not validated or rendered. Each attempt
-    checks the skipped entries against the tree it plans with (``for_tree``): one whose file is
-    not the one planned against its input (another writer changed it since) is read again,
-    with its input no longer known.
+    files were planned against, so those entries are not validated or rendered.
+    Each attempt checks the skipped entries against the tree it plans with (``for_tree``): one
+    whose file is not the one planned against its input (another writer changed it since) is
+    read again, with its input no longer known.
     """
 
     def __init__(
@@ -69,7 +69,8 @@ class Reading:
         }
         if stale:
             self._known = {k: v for k, v in self._known.items() if k not in stale}
-            self.state = self._reader(Admission(self._renderer, tree=self._known))
+            admit = Admission(self._renderer, tree=self._known)
+            self.state = self._reader(admit)
         return self.state
 
     def again(self) -> DesiredState:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.desired.limits import Limits
 from reconciler.desired.names import CLUSTER_FOLDER, DEFAULT_PATH
+from reconciler.desired.record import many_policies
 from reconciler.errors import (
     ConfigError,
     GitCommandError,
@@ -176,6 +177,21 @@ def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only inject
     passes the same ``cache`` every time, so a pass over an unchanged tree does not re-read it,
     and a pass after one event re-renders only what changed.
     """
+    # Records, file states and changes hold no cycles: the cycle collector would only walk
+    # 100,000 of each again and again as they are made.
+    with many_policies():
+        return _reconcile(desired, workspace, templates, options, sleep=sleep, cache=cache)
+
+
+def _reconcile(  # noqa: PLR0913 - reconcile's arguments
+    desired: DesiredState | Reader | Reading,
+    workspace: Workspace,
+    templates: Templates,
+    options: PassOptions,
+    *,
+    sleep: Callable[[float], None],
+    cache: PassCache | None,
+) -> SyncResult:
     renderer = Renderer(templates, max_bytes=options.limits.policy_bytes)
     root = managed_root(workspace.path, options.path)
     cache = cache if cache is not None else PassCache()

@@ -25,7 +25,9 @@ from reconciler.desired.names import KUSTOMIZATION
 from reconciler.desired.record import Rejection
 from reconciler.errors import UnsafePathError
 from reconciler.render.tree import (
+    FileState,
     TreeSnapshot,
+    blob_id,
     inspect,
     is_generated_kustomization,
     kustomization,
@@ -60,6 +62,9 @@ class Change(NamedTuple):
     reason: str
     content: bytes | None = None
     input: str | None = None
+    # The written file's fingerprints, so the tree after the plan is known without reading it.
+    digest: str | None = None
+    header: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +280,7 @@ def tree_after(tree: TreeSnapshot, plan: Plan, *, learn: bool = False) -> TreeSn
         if change.action is Action.DELETE:
             files.pop(change.path, None)
         elif change.content is not None:
-            files[change.path] = inspect(change.path, change.content, input_digest=change.input)
+            files[change.path] = _written(change)
     if learn:
         for change in plan.changes:
             if change.action is Action.UNCHANGED and change.input is not None:
@@ -286,6 +291,25 @@ def tree_after(tree: TreeSnapshot, plan: Plan, *, learn: bool = False) -> TreeSn
     for folder in plan.kustomization_removals:
         kustomizations.pop(folder, None)
     return TreeSnapshot(files=files, kustomizations=kustomizations, symlinks=list(tree.symlinks))
+
+
+def _written(change: Change) -> FileState:
+    """What ``inspect`` would find in the file ``change`` writes, without reading it again."""
+    content = change.content
+    assert content is not None  # noqa: S101 - only a create or update writes
+    if change.digest is None or change.header is None:
+        return inspect(change.path, content, input_digest=change.input)
+    blob = blob_id(content)
+    return FileState(
+        change.path,
+        managed=True,
+        intact=True,
+        policy_id=change.policy_id,
+        digest=change.digest,
+        header=change.header,
+        blob=blob,
+        input=change.input,
+    )
 
 
 def _place(desired: Sequence[Record], tree: TreeSnapshot) -> tuple[list[Record], list[Rejection]]:
@@ -371,7 +395,9 @@ def _decide(policy: Record, tree: TreeSnapshot) -> Change:
     if content is None:
         raise StaleRecordError(policy.path)
     action = Action.CREATE if state is None else Action.UPDATE
-    return Change(action, policy.path, policy.id, reason, content, policy.input)
+    return Change(
+        action, policy.path, policy.id, reason, content, policy.input, policy.digest, policy.header
+    )
 
 
 def _kustomizations(

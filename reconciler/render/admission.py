@@ -51,6 +51,11 @@ class Admission:
         self._pack = pack
         self.skipped = 0
 
+    @property
+    def knows(self) -> bool:
+        """Whether any input may be known (``desired.record.Admit.knows``)."""
+        return bool(self._held or self._tree)
+
     def key(self, *parts: bytes) -> str:
         """The input key of ``parts`` under this renderer (``desired.record.Admit.key``)."""
         hashed = hashlib.sha256(self._salt)
