@@ -25,8 +25,9 @@ from reconciler.desired.state import FileSource
 from reconciler.errors import ConfigError
 from reconciler.gitops import GitSettings, Workspace, init_bare, tree_cache_file
 from reconciler.reconcile.passes import PassOptions, SyncResult, reconcile
+from reconciler.reconcile.report import _Lazy, json_text
 from reconciler.render.templates import Templates, load_templates
-from reconciler.render.tree import FileState
+from reconciler.render.tree import FileState, _resource, kustomization
 from reconciler.render.tree_cache import TreeCache
 
 if TYPE_CHECKING:
@@ -341,3 +342,36 @@ def test_an_entry_that_is_not_strict_json_refuses_the_file(
     assert admit.knows is knowing
     with pytest.raises(ConfigError, match=why):
         FileSource(path).desired(admit)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    names=st.lists(
+        st.one_of(
+            st.from_regex(r"[a-z][a-z0-9-]{0,8}\.yaml", fullmatch=True),
+            st.sampled_from(["on", "No", "y", "2024-01-01", "a b.yaml", "x: y", "_cluster"]),
+            st.text(min_size=1, max_size=6),
+        ),
+        max_size=8,
+        unique=True,
+    )
+)
+def test_a_folder_list_is_written_as_each_name_alone_would_be(names: list[str]) -> None:
+    """The one-check fast path of ``kustomization`` writes what naming each entry does."""
+    lines = kustomization(names).decode().splitlines()
+    listed = lines[lines.index("resources:") + 1 :] if names else []
+    assert listed == [f"- {_resource(name)}" for name in sorted(names)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    items=st.lists(st.dictionaries(st.text(max_size=3), json_values, max_size=3), max_size=4),
+    rest=st.dictionaries(st.sampled_from(["summary", "rejections"]), json_values, max_size=2),
+)
+def test_the_json_report_is_written_in_pieces_as_one_text(
+    items: list[dict[str, object]], rest: dict[str, object]
+) -> None:
+    """A plan's changes are made one at a time as they are written: the text is the same."""
+    lazy = {**rest, "changes": _Lazy(iter(items)), "after": [1]}
+    whole = {**rest, "changes": items, "after": [1]}
+    assert "".join(json_text(lazy)) == json.dumps(whole, indent=2)

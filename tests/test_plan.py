@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from reconciler.desired.state import FileSource
 from reconciler.errors import UnsafePathError
 from reconciler.reconcile.apply import apply_plan
+from reconciler.reconcile.outcome import tree_after
 from reconciler.reconcile.passes import render_only
-from reconciler.reconcile.plan import Action, make_plan, planned_after, replan, tree_after
+from reconciler.reconcile.plan import Action, make_plan, planned_after, replan
 from reconciler.reconcile.report import plan_lines, rejection_lines
 from reconciler.render.tree import scan
 

@@ -18,7 +18,8 @@ from reconciler.errors import (
 )
 from reconciler.gitops import VERSION_TRAILER, GitSettings, Identity, Workspace, init_bare
 from reconciler.gitops.log import read_cursor
-from reconciler.reconcile.passes import Backoff, PassCache, PassOptions, SyncResult, reconcile
+from reconciler.reconcile.intake import PassCache
+from reconciler.reconcile.passes import Backoff, PassOptions, SyncResult, reconcile
 from reconciler.reconcile.plan import Action
 
 if TYPE_CHECKING:

@@ -8,7 +8,6 @@ without git. Both print rejected policies on stderr and exit 3 when there are an
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,7 +98,7 @@ def _report_sync(
         data = plan_json(plan, commit=commit, dry_run=dry_run, rejections=rejections)
         if proposal is not None:
             data["pull_request"] = proposal_json(proposal)
-        click.echo(json.dumps(data, indent=2))
+        echo_json(data)
         sys.exit(EXIT_REJECTED if rejections else EXIT_OK)
     print_plan(plan, rejections)
     target = f"{kw['branch']} of {redact(kw['repo'], setup.settings.secrets)}"
@@ -165,9 +164,7 @@ def render(**kw: Any) -> None:  # noqa: ANN401 - click passes the options as key
     state, plan = guard(run, secrets=(cp_token,) if cp_token else ())
     rejections = state.rejections + plan.rejections
     if kw["output"] == "json":
-        click.echo(
-            json.dumps(plan_json(plan, commit=None, dry_run=False, rejections=rejections), indent=2)
-        )
+        echo_json(plan_json(plan, commit=None, dry_run=False, rejections=rejections))
     else:
         print_plan(plan, rejections)
         click.echo(f"rendered into {kw['out']}")
@@ -182,3 +179,18 @@ def print_plan(plan: Plan, rejections: tuple[Rejection, ...]) -> None:
         click.echo(line)
     for line in rejection_lines(rejections):
         click.echo(line, err=True)
+
+
+def echo_json(data: dict[str, Any]) -> None:
+    """Print ``data`` as indented JSON, written in pieces of about 64 KiB (``report.json_text``)."""
+    from reconciler.reconcile.report import json_text  # noqa: PLC0415 - see wiring
+
+    buffered: list[str] = []
+    size = 0
+    for piece in json_text(data):
+        buffered.append(piece)
+        size += len(piece)
+        if size >= 1 << 16:
+            click.echo("".join(buffered), nl=False)
+            buffered, size = [], 0
+    click.echo("".join(buffered))

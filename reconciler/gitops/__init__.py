@@ -13,7 +13,7 @@ Exports the names below; everything else is internal to its module.
 """
 
 from reconciler.gitops.branches import RemoteBranch, notes_ref, publish, read_branch, withdraw
-from reconciler.gitops.listing import list_tree, tree_cache_file
+from reconciler.gitops.listing import list_tree, read_blob, tree_cache_file
 from reconciler.gitops.log import Change, changes_to, files_at
 from reconciler.gitops.settings import (
     GitSettings,
@@ -52,6 +52,7 @@ __all__ = [
     "notes_ref",
     "publish",
     "push_branch_name",
+    "read_blob",
     "read_branch",
     "tree_cache_file",
     "withdraw",

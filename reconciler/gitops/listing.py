@@ -11,6 +11,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import git
+
+from reconciler.errors import GitCommandError
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -36,6 +40,18 @@ def list_tree(workspace: Workspace, root: Path) -> dict[str, tuple[str, str]]:
         for mode, blob, path in _ENTRY.findall(output + "\0")
         if path.startswith(prefix)
     }
+
+
+def read_blob(workspace: Workspace, blob: str) -> bytes:
+    """The bytes of one blob, from the object store (not the working tree)."""
+    try:
+        output = workspace.repo.git.execute(
+            ["git", "cat-file", "blob", blob], stdout_as_string=False, with_extended_output=False
+        )
+    except git.GitCommandError as exc:
+        msg = f"git cat-file failed: reading blob {blob}"
+        raise GitCommandError(msg, str(exc.stderr or "")) from None
+    return bytes(output)
 
 
 def tree_cache_file(workdir: Path) -> Path:

@@ -1,6 +1,7 @@
 """What git and the Git hosts answer when a push fails, sorted by what the loop should do.
 
-Sits under ``workspace.push_refs``. A failed push is one of three things:
+Sits under ``workspace.push_refs`` (and ``commit_failure`` under its commits). A failed push is
+one of three things:
 
 * a **race**: another writer moved the ref first. git says ``[rejected] ... (fetch first)`` or
   ``(non-fast-forward)`` when it sees that before sending; when two pushes meet on the server,
@@ -22,6 +23,15 @@ from __future__ import annotations
 
 import enum
 import re
+from typing import TYPE_CHECKING
+
+from reconciler.errors import ConfigError, DiskFullError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reconciler.errors import GitCommandError, WorkdirError
+    from reconciler.gitops.settings import Signing
 
 
 class PushFailure(enum.StrEnum):
@@ -65,3 +75,16 @@ def classify(detail: str) -> PushFailure:
     if _RACE.search(detail):
         return PushFailure.RACE
     return PushFailure.TRANSPORT
+
+
+def commit_failure(
+    exc: GitCommandError, signing: Signing | None, where: Path
+) -> WorkdirError | ConfigError | DiskFullError:
+    """What a failed ``git commit`` means: a full disk, a key that cannot sign, else ``exc``."""
+    if "no space left on device" in exc.detail.lower() or "quota" in exc.detail.lower():
+        return DiskFullError(f"no space left to commit in {where}: {exc.detail}")
+    # git reports every failure of ssh-keygen or gpg as this line, after their own words.
+    if signing is None or "failed to write commit object" not in exc.detail:
+        return exc
+    msg = f"cannot sign commits with {signing.describe()}: {exc.detail}"
+    return ConfigError(msg)

@@ -16,15 +16,18 @@ rebuilding it, so a broken one is rebuilt rather than reported for a person to d
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import WorkdirError
+from reconciler.errors import DiskFullError, WorkdirError
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Iterator
 
 LOCK_NAME = "cilium-gitops.lock"
 # git's lock files: <file>.lock beside the file it replaces (lockfile.c); these are the ones a
@@ -128,3 +131,21 @@ def is_damage(detail: str) -> bool:
     """Whether git's words about a failed local command mean the repository is damaged."""
     lowered = detail.lower()
     return any(sign in lowered for sign in _DAMAGE)
+
+
+@contextlib.contextmanager
+def scratch_file(folder: Path, text: str) -> Iterator[Path]:
+    """``text`` in a temporary file in ``folder``, removed after; a full disk is ours to say."""
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", dir=folder, prefix="MSG-", encoding="utf-8", delete=False
+        ) as handle:
+            handle.write(text)
+    except OSError as exc:
+        if exc.errno in {errno.ENOSPC, errno.EDQUOT}:
+            raise DiskFullError(f"no space left in {folder.parent}: {exc.strerror}") from None
+        raise
+    try:
+        yield Path(handle.name)
+    finally:
+        Path(handle.name).unlink(missing_ok=True)

@@ -32,12 +32,9 @@ A key that cannot sign -> ``ConfigError`` naming the key (path or id), never its
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import logging
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import git
@@ -59,6 +56,7 @@ from reconciler.scrub import redact
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
+    from pathlib import Path
 
     from reconciler.gitops.settings import GitSettings
 
@@ -227,12 +225,16 @@ class Workspace(Closing):
 
     # -- the steps of a pass --------------------------------------------------------------
 
-    def update(self, *, fetch: bool = True) -> bool:
+    def update(self, *, fetch: bool = True, align: bool = True) -> bool:
         """Align the workdir with the remote branch; False when the branch does not exist yet.
 
         ``fetch=False`` trusts the last known remote head when the workdir is exactly it (after
         our own push or a fetch) and skips the round trip: if the remote has moved, the push
         is rejected and the retry fetches. Otherwise it fetches as usual.
+
+        ``align=False`` leaves the working tree as it is when HEAD already is the remote head:
+        a pass reads the tree from the commit, and aligns (``align``) only before it writes.
+        A no-op pass over 100,000 files then runs no checkout at all.
         """
         branch = self.settings.branch
         tracking = f"refs/remotes/{REMOTE}/{branch}"
@@ -257,15 +259,28 @@ class Workspace(Closing):
             self._start_unborn()
             return False
         remote_head = self._resolve(tracking)
-        if remote_head is not None and remote_head == self._clean_at == self.head():
+        head = self.head()
+        aligned = not align or head == self._clean_at
+        if remote_head is not None and remote_head == head and aligned:
             return True
+        self._align()
+        return True
+
+    def align(self) -> None:
+        """Make the working tree exactly HEAD's commit (``update(align=False)`` may not have)."""
+        head = self.head()
+        if head is not None and head != self._clean_at:
+            self._align()
+
+    def _align(self) -> None:
+        branch = self.settings.branch
+        remote_head = self._resolve(f"refs/remotes/{REMOTE}/{branch}")
         self._clean_at = None
         self.run("checkout", "--quiet", "--force", "-B", branch, f"{REMOTE}/{branch}")
         # -x: ignored files are not in the repository, so Flux never sees them; leaving them
         # here would let them into the scan and the kustomization lists.
         self.run("clean", "-ffdxq")
         self._clean_at = remote_head
-        return True
 
     def clean_head(self) -> str | None:
         """The commit the working tree is known to match byte for byte, if any."""
@@ -364,22 +379,9 @@ class Workspace(Closing):
             self.verified.add(commit)
         return commit
 
-    @contextlib.contextmanager
-    def message_file(self, text: str) -> Iterator[Path]:
+    def message_file(self, text: str) -> contextlib.AbstractContextManager[Path]:
         """``text`` in a file inside ``.git`` for ``-F``: argv has a length limit, files do not."""
-        try:
-            with tempfile.NamedTemporaryFile(
-                "w", dir=self.path / ".git", prefix="MSG-", encoding="utf-8", delete=False
-            ) as handle:
-                handle.write(text)
-        except OSError as exc:
-            if exc.errno in {errno.ENOSPC, errno.EDQUOT}:
-                raise DiskFullError(f"no space left in {self.path}: {exc.strerror}") from None
-            raise
-        try:
-            yield Path(handle.name)
-        finally:
-            Path(handle.name).unlink(missing_ok=True)
+        return repair.scratch_file(self.path / ".git", text)
 
     @contextlib.contextmanager
     def as_committer(self) -> Iterator[None]:
@@ -393,14 +395,7 @@ class Workspace(Closing):
 
     def _commit_error(self, exc: GitCommandError) -> WorkdirError | ConfigError | DiskFullError:
         """A failed ``git commit``: a full disk, a signing failure, else ``exc``."""
-        if "no space left on device" in exc.detail.lower() or "quota" in exc.detail.lower():
-            return DiskFullError(f"no space left to commit in {self.path}: {exc.detail}")
-        signing = self.settings.signing
-        # git reports every failure of ssh-keygen or gpg as this line, after their own words.
-        if signing is None or "failed to write commit object" not in exc.detail:
-            return exc
-        msg = f"cannot sign commits with {signing.describe()}: {exc.detail}"
-        return ConfigError(msg)
+        return refusals.commit_failure(exc, self.settings.signing, self.path)
 
     def verify(self, commit: str, *, allowed_signers: Path | None = None) -> str:
         """Check ``commit``'s signature (see ``trust.verify``); the signing key's fingerprint."""

@@ -1,20 +1,26 @@
-"""The desired state of one pass: read once, before git, and again only where the tree moved.
+"""What a pass plans from: the desired state and the tree, each read no more than it must be.
 
-Sits at the start of ``passes.reconcile``. A pass over an unchanged desired state of 100,000
-policies should cost reading the file, not validating and rendering every entry: the admission
-knows the inputs the tree cache (``render.tree_cache``) says intact files were planned against,
-and such entries become records without bodies (``desired.record``). That knowledge comes from
-the workdir as the last pass left it; each attempt checks it against the tree it plans with.
+Sits at the start of ``passes.reconcile``. The tree comes from the commit's listing and the tree
+cache (``read_tree``), or from memory in a long-running process (``PassCache``); what a pass
+learned is kept for the next one (``remember``). The desired state is read once per pass, before
+git is touched, and again only where the tree moved (``Reading``). A pass over an unchanged desired
+state of 100,000 policies should cost reading the file, not validating and rendering every entry:
+the admission knows the inputs the tree cache (``render.tree_cache``) says intact files were
+planned against, and such entries become records without bodies (``desired.record``). That
+knowledge comes from the workdir as the last pass left it; each attempt checks it against the tree
+it plans with.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reconciler.desired.state import DesiredState
-from reconciler.gitops import tree_cache_file
+from reconciler.gitops import list_tree, read_blob, tree_cache_file
 from reconciler.render.admission import Admission
 from reconciler.render.manifest import Renderer
+from reconciler.render.tree import scan, snapshot
 from reconciler.render.tree_cache import TreeCache
 
 if TYPE_CHECKING:
@@ -23,11 +29,77 @@ if TYPE_CHECKING:
 
     from reconciler.desired.limits import Limits
     from reconciler.desired.record import Admit
+    from reconciler.gitops import Workspace
+    from reconciler.reconcile.plan import Planned
     from reconciler.render.templates import Templates
     from reconciler.render.tree import FileState, TreeSnapshot
 
     # Reads the whole desired state, each policy admitted through the pass's ``Admit``.
     Reader = Callable[[Admit], DesiredState]
+
+
+@dataclass(slots=True)
+class PassCache:
+    """What a long-running caller keeps between passes, so unchanged work is not redone.
+
+    ``blobs`` is what is known of the tree's files by content (loaded from the workdir when
+    None). ``tree`` and ``planned`` are exact, not heuristic: they describe the commit named by
+    ``key`` (and the managed path), and are used only while the workdir is known to be exactly
+    that commit.
+    """
+
+    blobs: TreeCache | None = None
+    key: str | None = None
+    tree: TreeSnapshot | None = None
+    planned: Planned | None = None
+
+    def remember(self, key: str, tree: TreeSnapshot, planned: Planned | None) -> None:
+        """Keep the tree of commit ``key`` and the desired set it matches (if known)."""
+        self.key, self.tree, self.planned = key, tree, planned
+
+
+def read_tree(workspace: Workspace, root: Path, cache: PassCache, key: str | None) -> TreeSnapshot:
+    """The managed tree of the commit the workdir is (``key``), from memory when possible."""
+    if key is not None and cache.key == key and cache.tree is not None:
+        return cache.tree
+    if key is None:  # an unborn branch: update left the workdir empty
+        return scan(root)
+    if cache.blobs is None:
+        cache.blobs = TreeCache()
+    return snapshot(
+        root, list_tree(workspace, root), cache.blobs, lambda sha: read_blob(workspace, sha)
+    )
+
+
+def remember(
+    workspace: Workspace,
+    cache: PassCache,
+    known: tuple[str, TreeSnapshot, bool],
+    planned: Planned | None,
+    *,
+    save: bool,
+) -> None:
+    """Keep the tree of commit ``key`` (and what it matches) for the next pass; save the cache.
+
+    ``known`` is the key, the tree, and whether the tree differs from the one planned against
+    (a no-op that learned nothing leaves the cache as the snapshot made it). ``save``: also
+    write the tree cache to the workdir, for the next process.
+    """
+    key, tree, moved = known
+    cache.remember(key, tree, planned)
+    if not save:
+        return
+    if cache.blobs is None:
+        cache.blobs = TreeCache()
+    if moved or cache.blobs.changed:
+        cache.blobs.keep(tree.files.values())
+    if cache.blobs.changed:
+        try:
+            cache.blobs.save(tree_cache_file(workspace.path))
+        except OSError:
+            # Only a later pass's speed depends on it: a full disk fails the next write
+            # that matters, not this one.
+            cache.blobs.changed = True
 
 
 class Reading:

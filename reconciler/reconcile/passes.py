@@ -35,7 +35,6 @@ from reconciler.gitops import (
     VERSION_TRAILER,
     Touched,
     check_base,
-    list_tree,
     publish,
     read_branch,
     tree_cache_file,
@@ -49,7 +48,8 @@ from reconciler.reconcile.description import (
     commit_message,
     describe,
 )
-from reconciler.reconcile.intake import Reading
+from reconciler.reconcile.intake import PassCache, Reading, read_tree, remember
+from reconciler.reconcile.outcome import tree_after
 from reconciler.reconcile.plan import (
     Action,
     Plan,
@@ -58,7 +58,6 @@ from reconciler.reconcile.plan import (
     make_plan,
     planned_after,
     replan,
-    tree_after,
 )
 from reconciler.render.manifest import Renderer
 from reconciler.render.tree import (
@@ -66,7 +65,6 @@ from reconciler.render.tree import (
     check_root,
     read_files,
     scan,
-    snapshot,
 )
 from reconciler.render.tree_cache import TreeCache
 
@@ -137,26 +135,6 @@ def managed_root(workdir: Path, path: str) -> Path:
         msg = f"--path {path!r} must be a relative folder inside the repository"
         raise ConfigError(msg)
     return workdir.joinpath(*pure.parts)
-
-
-@dataclass(slots=True)
-class PassCache:
-    """What a long-running caller keeps between passes, so unchanged work is not redone.
-
-    ``blobs`` is what is known of the tree's files by content (loaded from the workdir when
-    None). ``tree`` and ``planned`` are exact, not heuristic: they describe the commit named by
-    ``key`` (and the managed path), and are used only while the workdir is known to be exactly
-    that commit.
-    """
-
-    blobs: TreeCache | None = None
-    key: str | None = None
-    tree: TreeSnapshot | None = None
-    planned: Planned | None = None
-
-    def remember(self, key: str, tree: TreeSnapshot, planned: Planned | None) -> None:
-        """Keep the tree of commit ``key`` and the desired set it matches (if known)."""
-        self.key, self.tree, self.planned = key, tree, planned
 
 
 def reconcile(  # noqa: PLR0913 - what, where, how, plus two keyword-only injections
@@ -242,11 +220,15 @@ def _attempt(  # noqa: PLR0913 - one try of reconcile, with what it holds
     attempt: int,
 ) -> SyncResult:
     proposing = workspace.settings.push_branch
-    workspace.update(fetch=options.fetch or proposing is not None)
-    check_root(workspace.path, root)
-    head = workspace.clean_head()
+    # The tree is read from the commit: the working tree is aligned only before it is written
+    # (or read, for a pull request's review).
+    workspace.update(fetch=options.fetch or proposing is not None, align=proposing is not None)
+    head = workspace.head()
     key = f"{head}:{options.path}" if head is not None else None
-    tree = _tree(workspace, root, cache, key)
+    if key is None:  # an unborn branch's (empty) tree is read from disk
+        check_root(workspace.path, root)
+    tree = read_tree(workspace, root, cache, key)
+    saving = options.save_tree_cache and not options.dry_run
     state = reading.for_tree(tree)
     try:
         plan, planned = _plan(state, tree, cache, key)
@@ -261,12 +243,14 @@ def _attempt(  # noqa: PLR0913 - one try of reconcile, with what it holds
         if key is not None and plan.is_empty:
             held = state.rejected_ids
             planned = planned or planned_after(state.policies, plan, held_ids=held)
-            after = tree_after(tree, plan, learn=options.save_tree_cache)
-            _remember(workspace, cache, options, (key, after), planned)
+            after = tree_after(tree, plan, learn=saving)
+            remember(workspace, cache, (key, after, after is not tree), planned, save=saving)
         result = _nothing_to_push(workspace, plan, attempt, dry_run=options.dry_run)
         return replace(result, state=state)
     # With verify_base, a head we cannot verify stops here, before anything is written.
     check_base(workspace)
+    workspace.align()
+    check_root(workspace.path, root)
     workspace.touch()
     if proposing:
         result = _propose(state, workspace, templates, options, (root, tree, plan), attempt)
@@ -278,45 +262,10 @@ def _attempt(  # noqa: PLR0913 - one try of reconcile, with what it holds
         return SyncResult(plan, None, attempt, state=state)
     held = state.rejected_ids
     planned = planned or planned_after(state.policies, plan, held_ids=held)
-    after = tree_after(tree, plan, learn=options.save_tree_cache)
-    _remember(workspace, cache, options, (f"{commit}:{options.path}", after), planned)
+    after = tree_after(tree, plan, learn=saving)
+    remember(workspace, cache, (f"{commit}:{options.path}", after, True), planned, save=saving)
     workspace.push()
     return SyncResult(plan, commit, attempt, state=state)
-
-
-def _tree(workspace: Workspace, root: Path, cache: PassCache, key: str | None) -> TreeSnapshot:
-    """The managed tree of the commit the workdir is (``key``), from memory when possible."""
-    if key is not None and cache.key == key and cache.tree is not None:
-        return cache.tree
-    if key is None:  # an unborn branch: update left the workdir empty
-        return scan(root)
-    if cache.blobs is None:
-        cache.blobs = TreeCache()
-    return snapshot(root, list_tree(workspace, root), cache.blobs)
-
-
-def _remember(
-    workspace: Workspace,
-    cache: PassCache,
-    options: PassOptions,
-    known: tuple[str, TreeSnapshot],
-    planned: Planned | None,
-) -> None:
-    """Keep the tree of commit ``key`` (and what it matches) for the next pass; save the cache."""
-    key, tree = known
-    cache.remember(key, tree, planned)
-    if not options.save_tree_cache or options.dry_run:
-        return
-    if cache.blobs is None:
-        cache.blobs = TreeCache()
-    cache.blobs.keep(tree.files.values())
-    if cache.blobs.changed:
-        try:
-            cache.blobs.save(tree_cache_file(workspace.path))
-        except OSError:
-            # Only a later pass's speed depends on it: a full disk fails the next write
-            # that matters, not this one.
-            cache.blobs.changed = True
 
 
 def _trailers(state: DesiredState, options: PassOptions) -> dict[str, str]:

@@ -25,10 +25,7 @@ from reconciler.desired.names import KUSTOMIZATION
 from reconciler.desired.record import Rejection
 from reconciler.errors import UnsafePathError
 from reconciler.render.tree import (
-    FileState,
     TreeSnapshot,
-    blob_id,
-    inspect,
     is_generated_kustomization,
     kustomization,
 )
@@ -267,49 +264,6 @@ def _delta(
             return None
         claimed.add(policy.path)
     return changed, stale, claimed, by_id
-
-
-def tree_after(tree: TreeSnapshot, plan: Plan, *, learn: bool = False) -> TreeSnapshot:
-    """The snapshot ``scan`` would return once ``plan`` is applied to ``tree``, without a scan.
-
-    With ``learn``, files planned unchanged also keep the input they were planned against
-    (``FileState.input``), for the tree cache.
-    """
-    files = dict(tree.files)
-    for change in plan.effective:
-        if change.action is Action.DELETE:
-            files.pop(change.path, None)
-        elif change.content is not None:
-            files[change.path] = _written(change)
-    if learn:
-        for change in plan.changes:
-            if change.action is Action.UNCHANGED and change.input is not None:
-                state = files.get(change.path)
-                if state is not None and state.input != change.input:
-                    files[change.path] = state._replace(input=change.input)
-    kustomizations = {**tree.kustomizations, **plan.kustomization_writes}
-    for folder in plan.kustomization_removals:
-        kustomizations.pop(folder, None)
-    return TreeSnapshot(files=files, kustomizations=kustomizations, symlinks=list(tree.symlinks))
-
-
-def _written(change: Change) -> FileState:
-    """What ``inspect`` would find in the file ``change`` writes, without reading it again."""
-    content = change.content
-    assert content is not None  # noqa: S101 - only a create or update writes
-    if change.digest is None or change.header is None:
-        return inspect(change.path, content, input_digest=change.input)
-    blob = blob_id(content)
-    return FileState(
-        change.path,
-        managed=True,
-        intact=True,
-        policy_id=change.policy_id,
-        digest=change.digest,
-        header=change.header,
-        blob=blob,
-        input=change.input,
-    )
 
 
 def _place(desired: Sequence[Record], tree: TreeSnapshot) -> tuple[list[Record], list[Rejection]]:

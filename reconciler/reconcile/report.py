@@ -7,12 +7,16 @@ pipelines, with the same facts under stable keys.
 
 from __future__ import annotations
 
+import json
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 from reconciler.reconcile.plan import Action, Plan
 from reconciler.scrub import printable
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from reconciler.desired.record import Rejection
     from reconciler.reconcile.description import Proposal
 
@@ -55,7 +59,8 @@ def plan_json(
         "version": plan.version,
         "dry_run": dry_run,
         "commit": commit,
-        "changes": [
+        # Made one at a time as ``json_text`` writes them: a cold sync lists 100,000.
+        "changes": _Lazy(
             {
                 "action": change.action.value,
                 "path": change.path,
@@ -63,7 +68,7 @@ def plan_json(
                 "reason": change.reason,
             }
             for change in plan.effective
-        ],
+        ),
         "kustomizations": {
             "written": [_kustomization(f) for f in sorted(plan.kustomization_writes)],
             "removed": [_kustomization(f) for f in plan.kustomization_removals],
@@ -88,3 +93,30 @@ def proposal_json(proposal: Proposal) -> dict[str, Any]:
 
 def _kustomization(folder: str) -> str:
     return f"{folder}/kustomization.yaml" if folder else "kustomization.yaml"
+
+
+class _Lazy:
+    """A list of JSON values made only as ``json_text`` writes them out."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = items
+
+
+def json_text(data: dict[str, Any]) -> Iterator[str]:
+    """``json.dumps(data, indent=2)`` in pieces, each ``_Lazy`` list item by item.
+
+    The same text, without ever holding all of it or every item at once: the output of a
+    100,000-file plan is tens of MB that the pass's peak of memory need not carry.
+    """
+    lazy = {key: value for key, value in data.items() if isinstance(value, _Lazy)}
+    marks = {key: f"\0{key}\0" for key in lazy}
+    head = json.dumps({k: marks.get(k, v) for k, v in data.items()}, indent=2)
+    for key, value in lazy.items():
+        before, _, head = head.partition(json.dumps(marks[key]))
+        yield before
+        first = True
+        for item in value.items:
+            yield ("[\n" if first else ",\n") + textwrap.indent(json.dumps(item, indent=2), "    ")
+            first = False
+        yield "[]" if first else "\n  ]"
+    yield head

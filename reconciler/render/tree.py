@@ -33,13 +33,14 @@ from reconciler.desired.names import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
 )
-from reconciler.errors import UnsafePathError
+from reconciler.desired.reading import read_bytes
+from reconciler.errors import ConfigError, UnsafePathError
 from reconciler.render import canonical_yaml
 from reconciler.render.canonical_yaml import RESERVED
 from reconciler.render.manifest import CHECKSUM_LINE, file_checksum
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from reconciler.render.tree_cache import TreeCache
 
@@ -192,16 +193,23 @@ _SYMLINK_MODE = "120000"
 _FILE_MODES = frozenset({"100644", "100755"})
 
 
-def snapshot(root: Path, listing: Mapping[str, tuple[str, str]], cache: TreeCache) -> TreeSnapshot:
+def snapshot(
+    root: Path,
+    listing: Mapping[str, tuple[str, str]],
+    cache: TreeCache,
+    blob: Callable[[str], bytes],
+) -> TreeSnapshot:
     """The managed tree of a commit, from its listing (path -> mode, blob id) and ``cache``.
 
-    ``root`` must be a clean checkout of that commit (the workdir after ``update``): a file is
-    read from disk only when ``cache`` does not know its blob, so a pass over an unchanged tree
-    of 100,000 files reads none of them. Sees what ``scan`` sees: hidden names, anything deeper
-    than a folder and non-files are passed over; symlinks are listed, never read.
+    A file is read only when ``cache`` does not know its blob, so a pass over an unchanged tree
+    of 100,000 files reads none of them. What is read comes from the working tree under
+    ``root`` when its bytes are the blob's (the usual case: the workdir is that commit), else
+    from the object store (``blob``): the working tree need not be clean to be read. Sees what
+    ``scan`` sees: hidden names, anything deeper than a folder and non-files are passed over;
+    symlinks are listed, never read.
     """
     tree = TreeSnapshot()
-    for path, (mode, blob) in listing.items():
+    for path, (mode, sha) in listing.items():
         folder, _, name = path.rpartition("/")
         if "/" in folder or name.startswith(".") or folder.startswith("."):
             continue
@@ -210,14 +218,27 @@ def snapshot(root: Path, listing: Mapping[str, tuple[str, str]], cache: TreeCach
         elif mode not in _FILE_MODES:
             continue
         elif name in _KUSTOMIZATION_NAMES:
-            tree.kustomizations[folder] = (root / path).read_bytes()
+            tree.kustomizations[folder] = _verified(root / path, sha, blob)
         elif name.endswith(_RESOURCE_SUFFIXES):
-            state = cache.get(blob, path)
+            state = cache.get(sha, path)
             if state is None:
-                state = inspect(path, (root / path).read_bytes(), blob=blob)
+                state = inspect(path, _verified(root / path, sha, blob), blob=sha)
                 cache.put(state)
             tree.files[path] = state
     return tree
+
+
+def _verified(path: Path, sha: str, blob: Callable[[str], bytes]) -> bytes:
+    """The blob ``sha``: read at ``path`` when the file there holds it, else asked for."""
+    try:
+        # Never through a symlink, never a FIFO or device: a working tree someone changed
+        # is only a cache of the commit here.
+        data = read_bytes(path, max_bytes=_MAX_MANIFEST_BYTES, what="file", follow=False)
+    except (OSError, ConfigError):
+        data = None
+    if data is not None and blob_id(data) == sha:
+        return data
+    return blob(sha)
 
 
 def inspect(

@@ -38,7 +38,8 @@ from reconciler.errors import (
     SourceUnavailableError,
 )
 from reconciler.gitops.log import read_cursor
-from reconciler.reconcile.passes import PassCache, PassOptions, SyncResult, reconcile
+from reconciler.reconcile.intake import PassCache
+from reconciler.reconcile.passes import PassOptions, SyncResult, reconcile
 from reconciler.render.admission import Admission
 from reconciler.render.manifest import Renderer
 from reconciler.service.breaker import CircuitBreaker
