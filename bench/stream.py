@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -202,8 +203,9 @@ def _http_port(service: subprocess.Popen[str]) -> int:
     """The port ``run --http-address 127.0.0.1:0`` says it serves on (read from its log)."""
     assert service.stderr is not None
     for line in service.stderr:
-        if "http: /healthz" in line:
-            port = int(line.rsplit("port", 1)[1].split()[0])
+        found = re.search(r"http: /healthz.* on port (\d+)", line)
+        if found:
+            port = int(found.group(1))
             threading.Thread(target=service.stderr.read, daemon=True).start()  # keep draining
             return port
     msg = "the service ended before serving http"

@@ -314,6 +314,10 @@ class Controller:
                 sleep=self._sleep,
                 cache=self._cache,
             )
+            if why == "resync":
+                # A no-op resync reads the tree from the commit and leaves the working tree as
+                # it found it; align it now, so the next event's pass does not wait for it.
+                self.workspace.align()
         except RetryableError as exc:
             self.metrics.push_failures.inc()
             self._pending = True
