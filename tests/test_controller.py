@@ -145,6 +145,27 @@ def test_a_burst_of_events_becomes_few_commits(
         assert len(remote.commits()) - before <= 3
 
 
+def test_a_burst_beyond_the_backlog_waits_on_the_wire_and_lands_whole(
+    server: RunningServer, remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
+    """With more events in flight than ``backlog``, the watch waits for the worker (gRPC's flow
+    control holds the rest): nothing is lost or reordered, and the burst is still one commit."""
+    settings = RunSettings(batch_window=1.0, resync_interval=3600, backlog=8)
+    with Service(server.port, remote, tmp_path / "work", templates, settings=settings):
+        before = len(remote.commits())
+        server.servicer.load([entry("shop", f"p{k}", port=str(8000 + k)) for k in range(200)])
+        version = server.servicer.version
+        wait_for(
+            lambda: f"Control-Plane-Version: {version}"
+            in git("log", "-1", "--format=%B", "main", cwd=remote.path),
+            timeout=60,
+            what="the burst",
+        )
+        assert len(remote.commits()) - before <= 2
+        assert len(files(remote)) == 201  # the 200, and the kustomization (cart, api deleted)
+        assert '"8199"' in port_in(remote, "p199")
+
+
 class Arrivals:
     """Events reaching the worker's queue at set times on an injected clock.
 
@@ -400,3 +421,26 @@ def test_a_batch_is_validated_while_its_window_runs() -> None:
     assert [e.version for e in batch] == [1, 2, 3]
     assert len(validated_at) == 3
     assert all(at < 0.2 + 0.3 for at in validated_at)  # before the window closed
+
+
+def test_a_burst_is_validated_as_it_is_taken_never_more_than_the_backlog_behind() -> None:
+    """A stream that never rests still has its events validated as they come: at most
+    ``backlog`` wait unparsed in the batch (each holds its wire message)."""
+    arrivals = Arrivals([0.0] * 35)  # one burst: the stream never rests within it
+    taken_when_validated: list[int] = []
+
+    def validate(version: int, admit: Admit) -> Applied:
+        del admit
+        taken_when_validated.append(35 - len(arrivals.pending))
+        return Applied(version, f"p{version}", None, (Rejection(f"p{version}", "spec", "x"),))
+
+    arrivals.pending = [
+        (at, Received(event.version, event.policy_id, partial(validate, event.version)))
+        for at, event in arrivals.pending
+    ]
+    settings = RunSettings(batch_window=0.3, max_batch_wait=5.0, backlog=10)
+    batch, _ = worker(arrivals, settings)._collect(wait=60.0)
+    assert [e.version for e in batch] == list(range(1, 36))  # one batch, in order
+    assert all(isinstance(e, Applied) for e in batch)
+    behind = [taken - k for k, taken in enumerate(taken_when_validated)]
+    assert max(behind) <= 10

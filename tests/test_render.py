@@ -14,6 +14,7 @@ from test_canonical_yaml import LOOKALIKES
 
 from reconciler.desired.cnp_fields import _LABEL_VALUE
 from reconciler.desired.policy import DesiredPolicy, parse_policy
+from reconciler.desired.record import Record
 from reconciler.render.manifest import Renderer, header_digest
 from reconciler.render.tree import inspect
 
@@ -245,3 +246,23 @@ def test_render_then_parse_is_identity(raw: dict[str, Any]) -> None:
         }
     )
     assert again == original
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(entries)
+def test_a_packed_record_gives_back_its_file_byte_for_byte(raw: dict[str, Any]) -> None:
+    """The service holds every file compressed (with a preset dictionary); what it writes from
+    that must be the rendered file exactly, whatever the policy holds."""
+    from reconciler.render.templates import load_templates  # noqa: PLC0415 - fixtures and given don't mix
+
+    record = Renderer(load_templates()).record(policy(raw), None)
+    packed = record.pack()
+    assert packed.packed
+    assert packed.content == record.body
+    assert packed.pack() is packed  # packing twice is a no-op, not a second compression
+
+
+@given(st.binary(max_size=20_000))
+def test_packing_is_lossless_for_any_bytes(body: bytes) -> None:
+    record = Record("p", "shop/p.yaml", 1, "d", "h", None, body)
+    assert record.pack().content == body

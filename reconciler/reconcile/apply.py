@@ -57,15 +57,16 @@ def _apply(root: Path, plan: Plan) -> None:
     made: set[Path] = set()  # folders made (or found) already: one mkdir per folder, not per file
     for change in plan.effective:
         if change.action in {Action.CREATE, Action.UPDATE}:
-            assert change.content is not None  # noqa: S101 - the planner always sets it
+            content = change.content
+            assert content is not None  # noqa: S101 - the planner always sets it
             target = targets[change.path]
             if target.parent not in made:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 made.add(target.parent)
             if change.action is Action.CREATE:
-                _create(target, change.content)
+                _create(target, content)
             else:
-                _write(target, change.content)
+                _write(target, content)
         elif change.action is Action.DELETE:
             targets[change.path].unlink(missing_ok=True)
     for folder, content in plan.kustomization_writes.items():

@@ -26,7 +26,7 @@ def tree_after(tree: TreeSnapshot, plan: Plan, *, learn: bool = False) -> TreeSn
     for change in plan.effective:
         if change.action is Action.DELETE:
             files.pop(change.path, None)
-        elif change.content is not None:
+        elif change.body is not None:
             files[change.path] = _written(change)
     kustomizations = {**tree.kustomizations, **plan.kustomization_writes}
     for folder in plan.kustomization_removals:

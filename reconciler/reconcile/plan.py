@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from reconciler.desired.names import KUSTOMIZATION
-from reconciler.desired.record import Rejection
+from reconciler.desired.record import Rejection, unpack
 from reconciler.errors import UnsafePathError
 from reconciler.render.tree import (
     TreeSnapshot,
@@ -57,11 +57,21 @@ class Change(NamedTuple):
     path: str
     policy_id: str | None
     reason: str
-    content: bytes | None = None
+    body: bytes | None = None  # the file's bytes as the record holds them (``packed``)
     input: str | None = None
     # The written file's fingerprints, so the tree after the plan is known without reading it.
     digest: str | None = None
     header: str | None = None
+    # The body stays compressed, as the service holds it, until the file is written: a plan
+    # that creates 100,000 files would otherwise hold every one of them unpacked at once.
+    packed: bool = False
+
+    @property
+    def content(self) -> bytes | None:
+        """The file's bytes (create and update)."""
+        if self.body is None or not self.packed:
+            return self.body
+        return unpack(self.body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,12 +355,19 @@ def _decide(policy: Record, tree: TreeSnapshot) -> Change:
         reason = "re-rendered"
     else:
         return _settled(policy.path, policy.id, policy.input)
-    content = policy.content
-    if content is None:
+    if policy.body is None:
         raise StaleRecordError(policy.path)
     action = Action.CREATE if state is None else Action.UPDATE
     return Change(
-        action, policy.path, policy.id, reason, content, policy.input, policy.digest, policy.header
+        action,
+        policy.path,
+        policy.id,
+        reason,
+        policy.body,
+        policy.input,
+        policy.digest,
+        policy.header,
+        policy.packed,
     )
 
 

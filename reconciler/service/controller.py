@@ -28,7 +28,7 @@ import random
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from reconciler.desired.events import Applied, DesiredSet, Event, coalesce, validate_ahead
 from reconciler.errors import (
@@ -138,7 +138,9 @@ class Controller:
         self.breaker = CircuitBreaker(
             threshold=settings.breaker_threshold, cool_down=settings.breaker_cool_down, clock=clock
         )
-        self._queue: queue.Queue[Event | str | Exception | WatchStall] = queue.Queue()
+        self._queue: queue.Queue[Event | str | Exception | WatchStall] = queue.Queue(
+            maxsize=settings.backlog
+        )
         self.stalls = Stalls(self.metrics)
         self._cache = PassCache()
         self._renderer = Renderer(templates, max_bytes=options.limits.policy_bytes)
@@ -239,7 +241,9 @@ class Controller:
         first, or at ``max_batch`` events, whichever comes first: one event waits one window,
         and a burst that the server takes longer than a window to send is still one commit.
         Once the stream rests within the window, the events taken so far are validated, so the
-        pass that follows the window has less to do.
+        pass that follows the window has less to do. A stream that does not rest is validated
+        as it is taken, never more than ``backlog`` events behind; that work does not count
+        against ``max_batch_wait``.
         """
         batch: list[Event] = []
         validated = 0  # batch[:validated] holds no Received: validate_ahead has been there
@@ -262,17 +266,19 @@ class Controller:
                     continue
                 break
             resting = False
-            if isinstance(item, WatchStall):
-                self._stall(item.error, "watch")
-                continue
-            if isinstance(item, Exception):
-                raise item
             if item == RESYNC:
                 resync = True
                 break
-            if isinstance(item, str):  # pragma: no cover - only RESYNC is a string
+            if not self._is_event(item):
                 continue
             batch.append(item)
+            if len(batch) - validated >= self.settings.backlog:
+                # A burst: validate what the batch holds unparsed before taking more, while
+                # the full queue holds the watch (memory bounded by twice the backlog). The
+                # time this takes is work, not waiting: it does not count against the cap.
+                started = self.clock()
+                validated = validate_ahead(batch, validated, len(batch) - validated, self._admit)
+                cap += self.clock() - started
             now = self.clock()
             if len(batch) == 1:
                 self._batch_opened = now
@@ -280,6 +286,15 @@ class Controller:
             deadline = min(now + self.settings.batch_window, cap)
             timeout = max(0.0, deadline - now)
         return batch, resync
+
+    def _is_event(self, item: Event | str | Exception | WatchStall) -> TypeGuard[Event]:
+        """Whether ``item`` is an event; a stall is recorded, an exception raised."""
+        if isinstance(item, WatchStall):
+            self._stall(item.error, "watch")
+            return False
+        if isinstance(item, Exception):
+            raise item
+        return not isinstance(item, str)
 
     def _apply(self, batch: list[Event]) -> None:
         if self._held is None:

@@ -22,6 +22,10 @@ class RunSettings:
     # Held events are small (a wire message, or a packed record once admitted): a burst of
     # 100,000 is one batch, one commit.
     max_batch: int = 250_000
+    # Events off the wire not yet validated, at most (the queue, and as many in the batch). Each
+    # holds its wire message (about 1 KiB parsed): beyond this the watch waits, and gRPC's flow
+    # control holds the rest on the server, so a burst of 100,000 never sits in memory unparsed.
+    backlog: int = 4096
     resync_interval: float = 300.0
     resync_jitter: float = 0.1  # share of the interval, either way, so replicas spread out
     retry_delay: float = 5.0  # after a failed pass (remote or control plane down)

@@ -12,13 +12,13 @@ for a person while the watch is tried again on the long interval.
 from __future__ import annotations
 
 import logging
+import queue
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from reconciler.errors import ConfigError, CursorExpiredError, SourceUnavailableError
 
 if TYPE_CHECKING:
-    import queue
     import threading
     from collections.abc import Callable, Iterator
 
@@ -111,16 +111,16 @@ class Watcher:
                 raise SourceUnavailableError("the control plane ended the watch")  # noqa: TRY301
             except ConfigError as exc:
                 if not self.started():
-                    self.queue.put(exc)  # start-up: the worker ends the process (exit 2)
+                    self._put(exc)  # start-up: the worker ends the process (exit 2)
                     return
                 # After start-up a refused token or region waits for a person; the watch is
                 # tried again on the long interval, and the service keeps serving.
-                self.queue.put(WatchStall(exc))
+                self._put(WatchStall(exc))
                 self.stop.wait(self.settings.stalled_retry_interval)
                 continue
             except CursorExpiredError as exc:
                 log.warning("watch: %s; resyncing", exc)
-                self.queue.put(RESYNC)
+                self._put(RESYNC)
             except SourceUnavailableError as exc:
                 log.warning("watch: %s (breaker %s)", exc, self.breaker.state)
             self._failed()
@@ -138,7 +138,20 @@ class Watcher:
                 self.breaker.record_success()
                 self.metrics.breaker.state(self.breaker.state.value)
             self.cursor.advance(event.version)
-            self.queue.put(event)
+            self._put(event)
+
+    def _put(self, item: Event | str | Exception | WatchStall) -> None:
+        """Queue ``item``, waiting while the queue is full (the worker is behind), until stopped.
+
+        While the watch waits, it reads nothing: gRPC's flow control then holds the stream on
+        the server, so a burst is held there, not in this process.
+        """
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.5)
+            except queue.Full:
+                continue
+            return
 
     def _failed(self) -> None:
         self.metrics.watch_failures.inc()
