@@ -156,8 +156,10 @@ def test_a_burst_beyond_the_backlog_waits_on_the_wire_and_lands_whole(
         server.servicer.load([entry("shop", f"p{k}", port=str(8000 + k)) for k in range(200)])
         version = server.servicer.version
         wait_for(
-            lambda: f"Control-Plane-Version: {version}"
-            in git("log", "-1", "--format=%B", "main", cwd=remote.path),
+            lambda: (
+                f"Control-Plane-Version: {version}"
+                in git("log", "-1", "--format=%B", "main", cwd=remote.path)
+            ),
             timeout=60,
             what="the burst",
         )
