@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/stream.py              # N = 10,000 (a few minutes)
     .venv/bin/python bench/stream.py --n 2000     # quicker
+    .venv/bin/python bench/stream.py --n 100000 --only e   # issue 16's (e) (about 8 minutes)
 
 Each figure is printed beside a baseline measured in the same run:
 
 (e) N apply events streamed by the reference server (its own process, as a control plane is),
     from the moment its state file holds them to the last pushed commit, against a cold sync of
     the same N policies (empty repository to pushed commit); target: all pushed in 5 commits or
-    fewer, ratio <= 1.5;
+    fewer, ratio <= 1.5. Beside it, the service process's peak memory (VmHWM) once a resync
+    after the burst is done, and what it then holds (VmRSS); target: peak <= 300 MiB at 100,000;
 (f) one event to a pushed commit, median over 50 events, against raw
     ``git add FILE && git commit && git push``; target <= batch window + 1.5 x baseline;
 (g) events per second our client takes off the wire when nothing is pushed, from the reference

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 # How often a waiting watch wakes to notice a cancelled client or a stopping server (seconds).
 _POLL = 0.25
+# Changes a load publishes at a time (``ReferenceControlPlane.load``).
+_PUBLISH_EVERY = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,7 @@ class ReferenceControlPlane:
         self._history_limit = history_limit
         self._legacy = legacy
         self._changed = threading.Condition()
+        self._loading = threading.Lock()
         self._current: dict[str, _Policy] = {}
         self._history: list[_Change] = []
         self._version = 0
@@ -89,22 +92,38 @@ class ReferenceControlPlane:
         for entry in entries:
             if isinstance(entry, Mapping) and isinstance(entry.get("id"), str) and entry["id"]:
                 wanted[entry["id"]] = entry
-        with self._changed:
-            for policy_id in sorted(self._current.keys() - wanted.keys()):
-                gone = self._current.pop(policy_id)
-                if not self._legacy:
-                    self._record(_delete(policy_id, gone.entry), gone.region)
+        with self._loading:  # one load at a time: only a load changes _current
+            with self._changed:
+                for policy_id in sorted(self._current.keys() - wanted.keys()):
+                    gone = self._current.pop(policy_id)
+                    if not self._legacy:
+                        self._record(_delete(policy_id, gone.entry), gone.region)
+                self._changed.notify_all()
+            # Published a chunk at a time, as a control plane publishes while it works: watches
+            # stream the first changes of 100,000 while the rest are encoded. After each chunk
+            # the set and the history agree, so a list at any point is a consistent version.
+            chunk: list[tuple[str, Mapping[str, Any], str]] = []
             for policy_id, entry in wanted.items():
                 canonical = json.dumps(entry, sort_keys=True, default=str)
                 known = self._current.get(policy_id)
-                if known is not None and known.canonical == canonical:
-                    continue
-                region = entry.get("region") if isinstance(entry.get("region"), str) else None
-                state = _apply(policy_id, entry)
+                if known is None or known.canonical != canonical:
+                    chunk.append((policy_id, entry, canonical))
+                if len(chunk) >= _PUBLISH_EVERY:
+                    self._publish(chunk)
+                    chunk = []
+            self._publish(chunk)
+            return self._version
+
+    def _publish(self, chunk: list[tuple[str, Mapping[str, Any], str]]) -> None:
+        encoded = []
+        for policy_id, entry, canonical in chunk:
+            region = entry.get("region") if isinstance(entry.get("region"), str) else None
+            encoded.append((policy_id, entry, canonical, region, _apply(policy_id, entry)))
+        with self._changed:
+            for policy_id, entry, canonical, region, state in encoded:
                 self._record(state, region)
                 self._current[policy_id] = _Policy(entry, region, self._version, canonical)
             self._changed.notify_all()
-            return self._version
 
     def load_file(self, path: Path) -> int:
         """``load`` the ``policies:`` of a desired-state file (the file source's format)."""

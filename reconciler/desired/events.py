@@ -7,9 +7,9 @@ only the delta (``plan.replan``). Pure: no I/O.
 
 An apply event is validated and admitted (rendered, see ``record.Admit``) by the worker, not as
 it arrives: the watch then drains the stream at wire speed. The worker admits what has arrived
-while a batch's window is open and the stream rests (``validate_ahead``), and the rest when it
-takes the batch (``coalesce``), where a policy changed many times within one batch is admitted
-once, at its last version.
+while a batch's window is open and the stream rests, or as soon as too many wait unvalidated
+(``validate_ahead``), and the rest when it takes the batch (``coalesce``), where a policy
+changed many times within one batch is admitted once, at its last version.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The watch: follow the control plane's stream into the worker's queue, reconnecting forever.
 
 Sits beside the worker (``controller``), in a thread of its own: it takes events off the wire
-at wire speed and queues them; the worker validates, batches and reconciles. It reconnects with
+at wire speed and queues them, waiting while the queue is full (``RunSettings.backlog``: the
+worker is behind, and gRPC's flow control then holds the stream on the server); the worker
+validates, batches and reconciles. It reconnects with
 jittered backoff behind the circuit breaker, from the newest version either side has seen (the
 shared ``Cursor``). What it cannot carry on from goes to the worker as a queue item: an expired
 cursor asks for a resync (``RESYNC``); a configuration error before the first successful pass
