@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -305,3 +306,24 @@ def test_a_control_plane_without_list_and_without_deletes_is_resynced_by_asking(
         assert f"{DEFAULT_PATH}/shop/catalog.yaml" not in remote.files(DEFAULT_PATH)
     finally:
         running.stop()
+
+
+def test_a_large_load_is_published_in_consistent_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Watches are woken after each chunk of a load, not once at its end (a burst of 100,000
+    starts streaming while the rest is encoded), and at every wake-up the listed set and the
+    history agree: a list taken mid-load is a consistent version."""
+    monkeypatch.setattr("reconciler.controlplane.server._PUBLISH_EVERY", 10)
+    servicer = ReferenceControlPlane()
+    servicer.load([entry("shop", "old")])
+    seen: list[tuple[int, int]] = []  # (version, policies listed) at each wake-up
+
+    class Spy(threading.Condition):
+        def notify_all(self) -> None:
+            seen.append((servicer.version, len(servicer._current)))
+            super().notify_all()
+
+    servicer._changed = Spy()
+    version = servicer.load([entry("shop", f"p{k}") for k in range(35)])
+    assert version == 1 + 1 + 35  # the first load, the delete of "old", 35 applies
+    # The delete, then chunks of 10, 10, 10 and 5, each a version the set matches.
+    assert seen == [(2, 0), (12, 10), (22, 20), (32, 30), (37, 35)]
