@@ -110,9 +110,7 @@ class Intake:
         entry whose exact text was admitted before (``Admit.known``) is taken as it was;
         any other is read strictly (``reading.parse_json``), validated and rendered.
         """
-        self.entries += 1
-        if self.entries > self.limits.policies:
-            self.records.clear()  # past the limit, entries are only counted
+        if not self._count():
             return
         key = self.admit.key(b"json", self._region, text.encode())
         if strict:
@@ -121,16 +119,13 @@ class Intake:
         if type(value) is dict:
             known = self._known(value, key)
             if known is not None:
-                self.records.append(known)
-                self.highest = max(self.highest, known.version)
+                self.add(known)
                 return
         self._admit(parse_json(text, where=f"{self.where}: policies[{index}]"), index, key)
 
     def entry(self, entry: object, index: int, key: str | None) -> None:
         """Admit one raw entry already read strictly; ``key`` is its input key, if any."""
-        self.entries += 1
-        if self.entries > self.limits.policies:
-            self.records.clear()
+        if not self._count():
             return
         if key is not None and isinstance(entry, Mapping):
             known = self._known(entry, key)
@@ -138,6 +133,14 @@ class Intake:
                 self.add(known)
                 return
         self._admit(entry, index, key)
+
+    def _count(self) -> bool:
+        """Count one more entry; False once past the limit, where entries are only counted."""
+        self.entries += 1
+        if self.entries > self.limits.policies:
+            self.records.clear()
+            return False
+        return True
 
     def _admit(self, entry: object, index: int, key: str | None) -> None:
         if self.region is not None and isinstance(entry, Mapping):
@@ -156,11 +159,7 @@ class Intake:
         """The record of an entry admitted before, by what it says without validating it."""
         version = entry.get("version", 0)
         policy_id = entry.get("id")
-        name, namespace = entry.get("name"), entry.get("namespace")
-        if type(name) is str and type(namespace) is str:
-            path: str | None = f"{namespace}/{name}.yaml"
-        else:
-            path = path_of(entry)
+        path = path_of(entry)
         if type(version) is not int or version < 0 or type(policy_id) is not str or not path:
             return None
         return self.admit.known(key, version, policy_id, path)
@@ -208,11 +207,12 @@ def path_of(entry: Mapping[str, object]) -> str | None:
     Only to check what a cache says: None when the entry does not name it plainly.
     """
     name, namespace = entry.get("name"), entry.get("namespace")
-    body = entry.get("policy")
-    metadata = body.get("metadata") if isinstance(body, Mapping) else None
-    if isinstance(metadata, Mapping):
-        name = name if name is not None else metadata.get("name")
-        namespace = namespace if namespace is not None else metadata.get("namespace")
+    if name is None or namespace is None:  # only then may the policy's metadata name them
+        body = entry.get("policy")
+        metadata = body.get("metadata") if isinstance(body, Mapping) else None
+        if isinstance(metadata, Mapping):
+            name = name if name is not None else metadata.get("name")
+            namespace = namespace if namespace is not None else metadata.get("namespace")
     if not isinstance(name, str) or not (namespace is None or isinstance(namespace, str)):
         return None
     return f"{namespace or CLUSTER_FOLDER}/{name}.yaml"

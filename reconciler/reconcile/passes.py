@@ -241,10 +241,7 @@ def _attempt(  # noqa: PLR0913 - one try of reconcile, with what it holds
         _guard_deletions(state, plan, options.max_delete_share)
     if options.dry_run or plan.is_empty:
         if key is not None and plan.is_empty:
-            held = state.rejected_ids
-            planned = planned or planned_after(state.policies, plan, held_ids=held)
-            after = tree_after(tree, plan, learn=saving)
-            remember(workspace, cache, (key, after, after is not tree), planned, save=saving)
+            _keep(workspace, cache, key, state, (tree, plan, planned), save=saving)
         result = _nothing_to_push(workspace, plan, attempt, dry_run=options.dry_run)
         return replace(result, state=state)
     # With verify_base, a head we cannot verify stops here, before anything is written.
@@ -260,12 +257,26 @@ def _attempt(  # noqa: PLR0913 - one try of reconcile, with what it holds
     commit = workspace.commit(root, message, _trailers(state, options), _touched(tree, plan))
     if commit is None:
         return SyncResult(plan, None, attempt, state=state)
-    held = state.rejected_ids
-    planned = planned or planned_after(state.policies, plan, held_ids=held)
-    after = tree_after(tree, plan, learn=saving)
-    remember(workspace, cache, (f"{commit}:{options.path}", after, True), planned, save=saving)
+    _keep(workspace, cache, f"{commit}:{options.path}", state, (tree, plan, planned), save=saving)
     workspace.push()
     return SyncResult(plan, commit, attempt, state=state)
+
+
+def _keep(  # noqa: PLR0913 - where, under which key, and what the pass planned
+    workspace: Workspace,
+    cache: PassCache,
+    key: str,
+    state: DesiredState,
+    planning: tuple[TreeSnapshot, Plan, Planned | None],
+    *,
+    save: bool,
+) -> None:
+    """Remember the tree ``plan`` leaves (the commit ``key``) and the desired set it matches."""
+    tree, plan, planned = planning
+    held = state.rejected_ids
+    planned = planned or planned_after(state.policies, plan, held_ids=held)
+    after = tree_after(tree, plan, learn=save)
+    remember(workspace, cache, (key, after, after is not tree), planned, save=save)
 
 
 def _trailers(state: DesiredState, options: PassOptions) -> dict[str, str]:

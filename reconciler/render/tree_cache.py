@@ -59,15 +59,7 @@ class TreeCache:
         state = self._states.get(blob)
         if state is None or state.path == path:
             return state
-        return FileState(
-            path,
-            state.managed,
-            state.intact,
-            state.policy_id,
-            state.digest,
-            state.header,
-            state.blob,
-        )
+        return state._replace(path=path, input=None)
 
     def put(self, state: FileState) -> None:
         """Learn (or re-learn) one file."""
