@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 from conftest import DEFAULT_PATH, Remote, entry, git, write_state
 from hostile_support import assert_well_behaved, run_cli
+from test_cli import sync_args
 
 from reconciler.gitops.refusals import PushFailure, classify
 
@@ -79,25 +80,11 @@ def install_hook(remote: Remote, name: str, script: str) -> None:
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
 
 
-def sync_args(remote: Remote, state: Path, workdir: Path) -> list[str]:
-    return [
-        "sync",
-        "--control-plane",
-        f"file://{state}",
-        "--repo",
-        remote.url,
-        "--workdir",
-        str(workdir),
-        "--output",
-        "json",
-    ]
-
-
 def test_a_declining_hook_is_a_refusal_with_its_words(remote: Remote, tmp_path: Path) -> None:
     """exit 1, git's reason and the hook's own message in the error; nothing pushed."""
     install_hook(remote, "pre-receive", "echo 'policy changes need a ticket' >&2\nexit 1\n")
     state = write_state(tmp_path / "desired.json", [entry("shop", "api")])
-    run = run_cli(*sync_args(remote, state, tmp_path / "work"))
+    run = run_cli(*sync_args(state, remote, tmp_path / "work", "--output", "json"))
     assert_well_behaved(run, codes=(1,))
     assert "the remote refused the push" in run.stderr
     assert "pre-receive hook declined" in run.stderr
@@ -131,7 +118,9 @@ def test_two_syncs_racing_both_succeed_one_commit_each_change(
     runs: dict[str, object] = {}
 
     def go(name: str, state: Path) -> None:
-        runs[name] = run_cli(*sync_args(remote, state, tmp_path / f"work-{name}"))
+        runs[name] = run_cli(
+            *sync_args(state, remote, tmp_path / f"work-{name}", "--output", "json")
+        )
 
     threads = [threading.Thread(target=go, args=(n, s)) for n, s in (("a", first), ("b", second))]
     for thread in threads:

@@ -19,6 +19,7 @@ import pytest
 from conftest import DEFAULT_PATH, Remote, entry, git, write_state
 from fault_support import assert_history_sound, rendered, tree_at
 from hostile_support import Run, assert_well_behaved, run_cli
+from test_cli import sync_args
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -29,15 +30,7 @@ ENTRIES = [entry("shop", "api"), entry("shop", "db"), entry("payments", "ledger"
 
 def sync(remote: Remote, tmp_path: Path, entries: list[dict[str, object]] = ENTRIES) -> Run:
     state = write_state(tmp_path / "desired.json", entries)
-    return run_cli(
-        "sync",
-        "--control-plane",
-        f"file://{state}",
-        "--repo",
-        remote.url,
-        "--workdir",
-        str(tmp_path / "work"),
-    )
+    return run_cli(*sync_args(state, remote, tmp_path / "work"))
 
 
 def converged(remote: Remote, tmp_path: Path, entries: list[dict[str, object]]) -> bool:
