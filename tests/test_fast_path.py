@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from reconciler.desired.reading import parse_json, stream_json_object
 from reconciler.desired.state import FileSource
 from reconciler.errors import ConfigError
-from reconciler.gitops import GitSettings, Workspace, init_bare, tree_cache_file
+from reconciler.gitops import GitSettings, Workspace, init_bare, settled_file, tree_cache_file
 from reconciler.reconcile.passes import PassOptions, SyncResult, reconcile
 from reconciler.reconcile.report import _Lazy, json_text
 from reconciler.render.templates import Templates, load_templates
@@ -80,6 +80,7 @@ class Side:
     def sync(self, state_file: Path) -> SyncResult:
         if not self.fast:
             tree_cache_file(self.workdir).unlink(missing_ok=True)
+            settled_file(self.workdir).unlink(missing_ok=True)
         self.last = one_shot(state_file, self.remote.url, self.workdir)
         return self.last
 
@@ -109,6 +110,7 @@ steps = st.lists(
         st.tuples(
             st.sampled_from(["corrupt", "truncate", "stale", "delete", "foreign"]), st.none()
         ),
+        st.tuples(st.sampled_from(["unsettle", "settled-stale", "settled-torn"]), st.none()),
     ),
     min_size=1,
     max_size=6,
@@ -136,6 +138,7 @@ def test_the_fast_path_commits_what_the_full_path_commits(
     saved: bytes | None = None
     for side in (fast, full):
         side.sync(state_file)
+    said = _read(settled_file(fast.workdir), None)  # the first pass's, of the first commit
     for step, (verb, value) in enumerate(plan):
         cache = tree_cache_file(fast.workdir)
         if verb == "state":
@@ -143,6 +146,8 @@ def test_the_fast_path_commits_what_the_full_path_commits(
         elif verb == "hand-edit":
             fast.hand_edit(base, step)
             full.hand_edit(base, step)
+        elif verb in {"unsettle", "settled-stale", "settled-torn"}:
+            _unsettle(settled_file(fast.workdir), verb, said)
         else:
             _damage(cache, verb, saved)
         fast_result, full_result = fast.sync(state_file), full.sync(state_file)
@@ -154,6 +159,22 @@ def test_the_fast_path_commits_what_the_full_path_commits(
             # Nothing changed since a pass that left its cache: every entry is skipped.
             assert skipped(fast_result) == len(fast_result.plan.changes)
         saved = cache.read_bytes() if cache.is_file() else saved
+
+
+def _read(path: Path, otherwise: bytes | None) -> bytes | None:
+    return path.read_bytes() if path.is_file() else otherwise
+
+
+def _unsettle(line: Path, verb: str, said: bytes | None) -> None:
+    """Do to the fast side's settled line what ``verb`` says."""
+    if not line.is_file():
+        return
+    if verb == "unsettle":
+        line.unlink()
+    elif verb == "settled-stale" and said is not None:
+        line.write_bytes(said)
+    elif verb == "settled-torn":
+        line.write_bytes(line.read_bytes()[:-20])
 
 
 def _damage(cache: Path, verb: str, saved: bytes | None) -> None:

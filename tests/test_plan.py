@@ -18,7 +18,7 @@ from reconciler.errors import UnsafePathError
 from reconciler.reconcile.apply import apply_plan
 from reconciler.reconcile.outcome import tree_after
 from reconciler.reconcile.passes import render_only
-from reconciler.reconcile.plan import Action, make_plan, planned_after, replan
+from reconciler.reconcile.plan import Action, make_plan, planned_after, replan, settled_plan
 from reconciler.reconcile.report import plan_lines, rejection_lines
 from reconciler.render.tree import scan
 
@@ -122,7 +122,10 @@ def test_apply_converges_and_keeps_unmanaged(
         # After applying, the tree holds exactly the desired files plus the human's file.
         expected = {f"{ns}/{n}.yaml" for ns, n, _ in wanted} | {"shop/human.yaml"}
         assert set(scan(root).files) == expected
-        assert make_plan(policies, scan(root)).is_empty
+        again = make_plan(policies, scan(root), version=3)
+        assert again.is_empty
+        # What a pass over a settled commit plans without reading it (``reconcile.settled``).
+        assert settled_plan(policies, version=3) == again
         # Every change in a plan is one of the four actions, with a reason.
         assert all(c.action in Action and c.reason for c in plan.changes)
     assert (root / "kustomization.yaml").is_file()

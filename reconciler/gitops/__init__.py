@@ -13,7 +13,7 @@ Exports the names below; everything else is internal to its module.
 """
 
 from reconciler.gitops.branches import RemoteBranch, notes_ref, publish, read_branch, withdraw
-from reconciler.gitops.listing import list_tree, read_blob, tree_cache_file
+from reconciler.gitops.listing import list_tree, read_blob, settled_file, tree_cache_file
 from reconciler.gitops.log import Change, changes_to, files_at
 from reconciler.gitops.settings import (
     GitSettings,
@@ -54,6 +54,7 @@ __all__ = [
     "push_branch_name",
     "read_blob",
     "read_branch",
+    "settled_file",
     "tree_cache_file",
     "withdraw",
 ]

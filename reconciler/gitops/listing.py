@@ -57,3 +57,8 @@ def read_blob(workspace: Workspace, blob: str) -> bytes:
 def tree_cache_file(workdir: Path) -> Path:
     """Where passes in ``workdir`` keep what they learned of the tree's files."""
     return workdir / ".git" / "cilium-gitops" / "tree-cache"
+
+
+def settled_file(workdir: Path) -> Path:
+    """Where passes in ``workdir`` say which commit matches which desired set."""
+    return workdir / ".git" / "cilium-gitops" / "settled"

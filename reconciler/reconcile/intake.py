@@ -129,6 +129,11 @@ class Reading:
         }
         self.state = desired(Admission(renderer, tree=self._known))
 
+    @property
+    def all_known(self) -> bool:
+        """Whether every record was made from what the tree cache knows (none was validated)."""
+        return self._reader is not None and all(r.body is None for r in self.state.policies)
+
     def for_tree(self, tree: TreeSnapshot) -> DesiredState:
         """The state, with every skipped entry true of ``tree``."""
         if self._reader is None or not self._known:

@@ -1,12 +1,14 @@
 """One reconcile pass, as a recipe, and its retry loop.
 
-Align the workdir, read the tree (from the commit's listing and the tree cache), read desired
-state (admitting each policy as it is read), plan, check the base (when asked to verify it),
-apply, commit, push; on a rejected push, start again from the new remote head.
+Read the desired state, align the workdir, read the tree (from the commit's listing and the tree
+cache), plan, check the base (when asked to verify it), apply, commit, push; on a rejected push,
+start again from the new remote head.
 
-The desired state is read after the tree, so an entry whose exact input an intact file was
-planned against is not validated or rendered again (``render.admission``): a one-shot pass over
-100,000 unchanged policies costs parsing the file, not rendering it.
+The desired state is read first, with what the workdir's tree cache knows, so an entry whose
+exact input an intact file was planned against is not validated or rendered again
+(``reconcile.intake``, ``render.admission``); and when the last pass settled this very commit on
+this very desired set (``reconcile.settled``), the plan is known without reading the tree. A
+one-shot pass over 100,000 unchanged policies costs parsing the file, not rendering it.
 
 Sits between its callers (``commands.sync`` and the service's controller) and the modules that
 do the work. It holds no state between passes: the repository itself records what was done
@@ -37,6 +39,7 @@ from reconciler.gitops import (
     check_base,
     publish,
     read_branch,
+    settled_file,
     tree_cache_file,
     withdraw,
 )
@@ -58,7 +61,9 @@ from reconciler.reconcile.plan import (
     make_plan,
     planned_after,
     replan,
+    settled_plan,
 )
+from reconciler.reconcile.settled import fingerprint, is_settled, settle
 from reconciler.render.manifest import Renderer
 from reconciler.render.tree import (
     TreeSnapshot,
@@ -225,10 +230,17 @@ def _attempt(  # noqa: PLR0913 - one try of reconcile, with what it holds
     workspace.update(fetch=options.fetch or proposing is not None, align=proposing is not None)
     head = workspace.head()
     key = f"{head}:{options.path}" if head is not None else None
+    saving = options.save_tree_cache and not options.dry_run
     if key is None:  # an unborn branch's (empty) tree is read from disk
         check_root(workspace.path, root)
+    elif options.save_tree_cache and proposing is None and reading.all_known:
+        # Not when some entry had to be validated: the full pass teaches the tree cache it.
+        state = reading.state
+        if is_settled(settled_file(workspace.path), key, fingerprint(state)):
+            # This commit is what this very desired set planned to: nothing to read or compare.
+            plan = settled_plan(state.policies, version=state.version)
+            return SyncResult(plan, None, attempt, state=state)
     tree = read_tree(workspace, root, cache, key)
-    saving = options.save_tree_cache and not options.dry_run
     state = reading.for_tree(tree)
     try:
         plan, planned = _plan(state, tree, cache, key)
@@ -277,6 +289,8 @@ def _keep(  # noqa: PLR0913 - where, under which key, and what the pass planned
     planned = planned or planned_after(state.policies, plan, held_ids=held)
     after = tree_after(tree, plan, learn=save)
     remember(workspace, cache, (key, after, after is not tree), planned, save=save)
+    if save and not plan.rejections:
+        settle(settled_file(workspace.path), key, fingerprint(state))
 
 
 def _trailers(state: DesiredState, options: PassOptions) -> dict[str, str]:

@@ -157,6 +157,15 @@ def make_plan(
     )
 
 
+def settled_plan(desired: Sequence[Record], *, version: int = 0) -> Plan:
+    """``make_plan`` for a tree known to be exactly what ``desired`` plans to (``settled``).
+
+    Every policy is up to date, as ``make_plan`` would find it one by one.
+    """
+    changes = sorted((_settled(p.path, p.id, p.input) for p in desired), key=lambda c: c.path)
+    return Plan(changes=tuple(changes), version=version)
+
+
 # Above this many changed policies a delta saves little; plan the whole set.
 _DELTA_LIMIT = 1000
 

@@ -1,0 +1,76 @@
+"""What the last pass settled: the tree of commit K is exactly what desired set D plans to.
+
+Sits beside ``intake``, between reading the desired state and reading the tree. A pass whose
+plan was complete (nothing rejected, nothing held) leaves one line in the workdir: the commit it
+left (``<commit>:<managed path>``) and the fingerprint of the desired set it planned
+(``fingerprint``). The next one-shot pass reads the desired state as always; when the workdir's
+commit and the state's fingerprint are the ones settled, its plan is known to be empty without
+listing the tree, loading what is known of 100,000 files, or comparing them
+(``passes._attempt``).
+
+That line is a fact about two immutable things, so it never goes stale: a commit's tree never
+changes, and the fingerprint is the ordered input keys of every record, each salted with
+everything that shapes a file (``render.admission``). ``make_plan`` is a pure function of the
+records and the tree, so the same pair plans the same: the plan it gives is exactly the one
+``make_plan`` would (``plan.settled_plan``; the property tests compare them). Any other commit,
+any other input, an edited, torn or missing file: no match, and the pass plans in full. The file
+is always safe to delete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reconciler.desired.state import DesiredState
+
+_MAGIC = "cilium-gitops settled 1"
+
+
+def fingerprint(state: DesiredState) -> str | None:
+    """The digest of every record's input key, in order; None when a pass cannot settle on it.
+
+    A state with rejections leaves files held and reports them every time, and a record whose
+    input is unknown cannot be told apart from another: neither is ever settled.
+    """
+    if state.rejections:
+        return None
+    inputs = [record.input for record in state.policies]
+    if any(key is None for key in inputs):
+        return None
+    joined = "\n".join(key for key in inputs if key is not None)
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def _line(key: str, digest: str) -> str:
+    return f"{_MAGIC}\n{key}\n{digest}\n"
+
+
+def is_settled(path: Path, key: str, digest: str | None) -> bool:
+    """Whether the file at ``path`` says the commit ``key`` is what ``digest``'s set plans to."""
+    if digest is None:
+        return False
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    # A torn or edited file cannot spell the current commit and fingerprint by accident.
+    return text == _line(key, digest)
+
+
+def settle(path: Path, key: str, digest: str | None) -> None:
+    """Say that the commit ``key`` is what ``digest``'s set plans to (atomically).
+
+    Only a later pass's speed depends on it, so a write that fails is left at that.
+    """
+    if digest is None or is_settled(path, key, digest):
+        return
+    temporary = path.with_name(path.name + ".tmp")
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(_line(key, digest), encoding="utf-8")
+        temporary.replace(path)
