@@ -381,3 +381,41 @@ def test_a_pass_without_fetch_learns_of_another_writer_from_the_rejected_push(
     assert log[:2] == ["network-policies: 0 created, 1 updated, 0 deleted", "human change"]
     assert remote.show("docs.md") == "written by a human\n"
     assert 'port: "9191"' in remote.show(f"{DEFAULT_PATH}/shop/cart.yaml")
+
+
+def test_changes_to_known_files_commit_as_git_commit_would(
+    remote: Remote, tmp_path: Path, templates: Templates
+) -> None:
+    """Updates and deletions of known files (``Workspace._commit_known``): same people, same
+    message and trailers, the index in step with HEAD, and the split index not piling up."""
+    settings = GitSettings(
+        url=remote.url,
+        author=Identity("Policy Bot", "bot@example.com"),
+        committer=Identity("Release Train", "train@example.com"),
+    )
+    work = tmp_path / "work"
+    events = PassOptions(fetch=False, save_tree_cache=False)
+    with Workspace(work, settings) as workspace:
+        cache = PassCache()
+        reconcile(state_of(tmp_path, SHOP), workspace, templates, PassOptions(), cache=cache)
+        for port in range(9000, 9012):
+            changed = [entry("shop", "cart", port=str(port), version=port), SHOP[1]]
+            result = reconcile(
+                state_of(tmp_path, changed), workspace, templates, events, cache=cache
+            )
+            assert result.plan.summary == "0 created, 1 updated, 0 deleted"
+        gone = reconcile(state_of(tmp_path, [SHOP[1]]), workspace, templates, events, cache=cache)
+        assert gone.plan.summary == "0 created, 0 updated, 1 deleted"
+    assert len(remote.commits()) == 14
+    people = git("log", "-1", "--format=%an <%ae>|%cn <%ce>", "main", cwd=remote.path)
+    assert people.strip() == "Policy Bot <bot@example.com>|Release Train <train@example.com>"
+    updated = git("log", "-1", "--format=%B", "main~1", cwd=remote.path)
+    assert f"{VERSION_TRAILER}: 9011" in updated
+    assert 'port: "9011"' in git("show", f"main~1:{DEFAULT_PATH}/shop/cart.yaml", cwd=remote.path)
+    files = git("ls-tree", "-r", "--name-only", "main", cwd=remote.path).split()
+    assert f"{DEFAULT_PATH}/shop/cart.yaml" not in files
+    assert f"{DEFAULT_PATH}/shop/catalog.yaml" in files
+    # The workdir is exactly the commit it pushed: nothing staged, nothing changed, nothing left.
+    assert git("status", "--porcelain", "--untracked-files=all", cwd=work) == ""
+    assert git("rev-parse", "HEAD", cwd=work) == git("rev-parse", "main", cwd=remote.path)
+    assert len(list((work / ".git").glob("sharedindex.*"))) <= 1

@@ -50,7 +50,7 @@ from reconciler.errors import (
     StalledError,
     WorkdirError,
 )
-from reconciler.gitops import credentials, network, refusals, repair, trust
+from reconciler.gitops import credentials, network, refusals, repair, trust, tuning
 from reconciler.gitops.settings import split_userinfo
 from reconciler.scrub import redact
 
@@ -142,13 +142,12 @@ class Workspace(Closing):
             return self._init()
         if owner.read_text(encoding="utf-8").strip() != self._url_fingerprint():
             self._adopt(repo, owner)
+        tuning.configure(repo)
         return repo
 
     def _init(self) -> git.Repo:
         repo = git.Repo.init(self.path, initial_branch=self.settings.branch)
-        with repo.config_writer() as config:
-            config.set_value("core", "autocrlf", "false")
-            config.set_value("gc", "auto", "0")
+        tuning.configure(repo)
         repo.git.remote("add", REMOTE, self.settings.url)
         (self.path / ".git" / _OWNER_FILE).write_text(self._url_fingerprint() + "\n", "utf-8")
         return repo
@@ -340,7 +339,7 @@ class Workspace(Closing):
         self.run("checkout", "--quiet", "--detach")
 
     def _add(self, root: Path, touched: Touched | None, *, may_defer: bool) -> list[str]:
-        """Stage ``root``'s changes, or return ``commit`` arguments that stage them."""
+        """Stage ``root``'s changes, or return the known files the commit is to stage."""
         relative = root.relative_to(self.path).as_posix()
         if touched is None or len(touched.paths) > _MAX_PATHSPECS:
             self.run("add", "--all", "--", relative)
@@ -348,8 +347,7 @@ class Workspace(Closing):
             # Naming the files spares git a walk over every file of a large tree.
             self.run("add", "--all", "--", *(f"{relative}/{p}" for p in touched.paths))
         else:
-            # Only known files changed: ``commit --include`` stages them itself, one git less.
-            return ["--include", "--", *(f"{relative}/{p}" for p in touched.paths)]
+            return [f"{relative}/{p}" for p in touched.paths]
         return []
 
     def _commit(self, message: str, trailers: dict[str, str], include: list[str]) -> str | None:
@@ -359,17 +357,13 @@ class Workspace(Closing):
             body += "\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
         try:
             with self.message_file(body) as path, self.as_committer():
+                if include and not sign_args:
+                    return self._commit_known(include, path)
                 self.run(
-                    "commit",
-                    "--quiet",
-                    "--no-verify",
-                    "--cleanup=verbatim",
-                    "-F",
-                    str(path),
-                    *sign_args,
-                    *include,
+                    "commit", "--quiet", "--no-verify", "--cleanup=verbatim", "-F", str(path),
+                    *sign_args, *(["--include", "--", *include] if include else []),
                     config=sign_config,
-                )
+                )  # fmt: skip
         except GitCommandError as exc:
             if "nothing to commit" in exc.detail or "nothing added to commit" in exc.detail:
                 return None
@@ -377,6 +371,20 @@ class Workspace(Closing):
         commit = self._clean_at = self.head()
         if commit is not None and self.settings.signing is not None:
             self.verified.add(commit)
+        return commit
+
+    def _commit_known(self, paths: list[str], message: Path) -> str | None:
+        """``commit --include paths``, without its stat of every other file (the tree is HEAD's).
+
+        At 100,000 files that stat was a third of an event's pass.
+        """
+        parent = self.head()
+        self.run("update-index", "--remove", "--", *paths)
+        tree = self.run("write-tree").strip()
+        if parent is None or tree == self.run("rev-parse", f"{parent}^{{tree}}").strip():
+            return None
+        commit = self._clean_at = self.run("commit-tree", tree, "-p", parent, "-F", str(message))
+        self.run("update-ref", "HEAD", commit, parent)  # only from the parent it was built on
         return commit
 
     def message_file(self, text: str) -> contextlib.AbstractContextManager[Path]:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from reconciler.desired.state import DesiredState
 
 _MAGIC = "cilium-gitops settled 1"
+_SLICE = 4096
 
 
 def fingerprint(state: DesiredState) -> str | None:
@@ -39,11 +40,16 @@ def fingerprint(state: DesiredState) -> str | None:
     """
     if state.rejections:
         return None
-    inputs = [record.input for record in state.policies]
-    if any(key is None for key in inputs):
-        return None
-    joined = "\n".join(key for key in inputs if key is not None)
-    return hashlib.sha256(joined.encode()).hexdigest()
+    hashed = hashlib.sha256()
+    records = state.policies
+    # In slices: the keys of 100,000 records joined at once would be 13 MB more at a cold
+    # sync's peak of memory.
+    for start in range(0, len(records), _SLICE):
+        keys = [record.input for record in records[start : start + _SLICE]]
+        if None in keys:
+            return None
+        hashed.update("".join(f"{key}\n" for key in keys if key is not None).encode())
+    return hashed.hexdigest()
 
 
 def _line(key: str, digest: str) -> str:
