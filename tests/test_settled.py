@@ -200,12 +200,18 @@ def test_the_fingerprint_follows_every_input_in_order() -> None:
 
 
 def test_a_settled_line_names_one_commit_and_one_set(tmp_path: Path) -> None:
+    a, b = _record("a", "1" * 64), _record("b", "2" * 64)
+    one, other = DesiredState((a, b), (), 1), DesiredState((b,), (), 1)
+    unknown = DesiredState((a, _record("c", None)), (), 1)  # no fingerprint
     line = tmp_path / "settled"
-    assert not is_settled(line, "c1:p", "f1")
-    settle(line, "c1:p", "f1")
-    assert is_settled(line, "c1:p", "f1")
-    assert not is_settled(line, "c2:p", "f1")
-    assert not is_settled(line, "c1:p", "f2")
-    assert not is_settled(line, "c1:p", None)
-    settle(line, "c2:p", "f2")
-    assert not is_settled(line, "c1:p", "f1")
+    assert not is_settled(line, "c1:p", one)
+    settle(line, "c1:p", one)
+    assert is_settled(line, "c1:p", one)
+    assert not is_settled(line, "c2:p", one)
+    assert not is_settled(line, "c1:p", other)
+    assert not is_settled(line, "c1:p", unknown)
+    settle(line, "c1:p", unknown)  # says nothing, and leaves what was said
+    assert is_settled(line, "c1:p", one)
+    settle(line, "c2:p", other)
+    assert not is_settled(line, "c1:p", one)
+    assert is_settled(line, "c2:p", other)

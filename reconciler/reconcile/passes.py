@@ -63,7 +63,7 @@ from reconciler.reconcile.plan import (
     replan,
     settled_plan,
 )
-from reconciler.reconcile.settled import fingerprint, is_settled, settle
+from reconciler.reconcile.settled import is_settled, settle
 from reconciler.render.manifest import Renderer
 from reconciler.render.tree import (
     TreeSnapshot,
@@ -236,7 +236,7 @@ def _attempt(  # noqa: PLR0913 - one try of reconcile, with what it holds
     elif options.save_tree_cache and proposing is None and reading.all_known:
         # Not when some entry had to be validated: the full pass teaches the tree cache it.
         state = reading.state
-        if is_settled(settled_file(workspace.path), key, fingerprint(state)):
+        if is_settled(settled_file(workspace.path), key, state):
             # This commit is what this very desired set planned to: nothing to read or compare.
             plan = settled_plan(state.policies, version=state.version)
             return SyncResult(plan, None, attempt, state=state)
@@ -290,7 +290,7 @@ def _keep(  # noqa: PLR0913 - where, under which key, and what the pass planned
     after = tree_after(tree, plan, learn=save)
     remember(workspace, cache, (key, after, after is not tree), planned, save=save)
     if save and not plan.rejections:
-        settle(settled_file(workspace.path), key, fingerprint(state))
+        settle(settled_file(workspace.path), key, state)
 
 
 def _trailers(state: DesiredState, options: PassOptions) -> dict[str, str]:

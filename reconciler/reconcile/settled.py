@@ -52,28 +52,38 @@ def fingerprint(state: DesiredState) -> str | None:
     return hashed.hexdigest()
 
 
-def _line(key: str, digest: str) -> str:
-    return f"{_MAGIC}\n{key}\n{digest}\n"
+def _line(key: str, digest: str = "") -> str:
+    return f"{_MAGIC}\n{key}\n{digest}\n" if digest else f"{_MAGIC}\n{key}\n"
 
 
-def is_settled(path: Path, key: str, digest: str | None) -> bool:
-    """Whether the file at ``path`` says the commit ``key`` is what ``digest``'s set plans to."""
-    if digest is None:
-        return False
+def _said(path: Path) -> str | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
+        return None
+
+
+def is_settled(path: Path, key: str, state: DesiredState) -> bool:
+    """Whether the file at ``path`` says the commit ``key`` is what ``state`` plans to.
+
+    The state is fingerprinted only when the line names this commit: a pass after another
+    writer's commit does not hash 100,000 keys for nothing.
+    """
+    said = _said(path)
+    if said is None or not said.startswith(_line(key)):
         return False
+    digest = fingerprint(state)
     # A torn or edited file cannot spell the current commit and fingerprint by accident.
-    return text == _line(key, digest)
+    return digest is not None and said == _line(key, digest)
 
 
-def settle(path: Path, key: str, digest: str | None) -> None:
-    """Say that the commit ``key`` is what ``digest``'s set plans to (atomically).
+def settle(path: Path, key: str, state: DesiredState) -> None:
+    """Say that the commit ``key`` is what ``state`` plans to (atomically), if it can be said.
 
     Only a later pass's speed depends on it, so a write that fails is left at that.
     """
-    if digest is None or is_settled(path, key, digest):
+    digest = fingerprint(state)
+    if digest is None or _said(path) == _line(key, digest):
         return
     temporary = path.with_name(path.name + ".tmp")
     with contextlib.suppress(OSError):
