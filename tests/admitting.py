@@ -43,3 +43,14 @@ def records(
 def read(source: Source, templates: Templates | None = None) -> DesiredState:
     """The desired state of ``source``, admitted with ``templates``."""
     return source.desired(admission(templates))
+
+
+def planned_from(state: DesiredState | None) -> tuple[object, ...]:
+    """What a pass planned from, without the bytes an entry skipped by the tree cache has not got.
+
+    For comparing a fast pass with a full one: the same records, in order, and the same version
+    and rejections.
+    """
+    assert state is not None
+    kept = tuple((r.id, r.path, r.version, r.digest, r.header, r.input) for r in state.policies)
+    return state.version, state.rejections, kept

@@ -15,7 +15,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from admitting import admission
+from admitting import admission, planned_from
 from conftest import DEFAULT_PATH, Remote, entry, git, write_state
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -51,14 +51,6 @@ def skipped(result: SyncResult) -> int:
     """How many entries the pass took from the cache instead of validating them."""
     assert result.state is not None
     return sum(1 for record in result.state.policies if record.body is None)
-
-
-def summary(result: SyncResult) -> tuple[object, ...]:
-    """The desired state a pass planned from, without the bytes a skipped entry has not got."""
-    state = result.state
-    assert state is not None
-    kept = sorted((r.id, r.path, r.version, r.digest, r.header, r.input) for r in state.policies)
-    return state.version, state.rejections, tuple(kept)
 
 
 def head(remote: Remote) -> tuple[str, str, int]:
@@ -153,7 +145,7 @@ def test_the_fast_path_commits_what_the_full_path_commits(
         fast_result, full_result = fast.sync(state_file), full.sync(state_file)
         assert head(fast.remote) == head(full.remote), f"step {step}: {verb}"
         assert fast_result.plan == full_result.plan
-        assert summary(fast_result) == summary(full_result)
+        assert planned_from(fast_result.state) == planned_from(full_result.state)
         assert skipped(full_result) == 0
         if verb == "again" and fast_result.commit is None:
             # Nothing changed since a pass that left its cache: every entry is skipped.
